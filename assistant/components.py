@@ -1,0 +1,64 @@
+"""Builds the index components (store, embedder, chunker, ingestor) from the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.settings import Settings
+from index.chunking import Chunker
+from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
+from index.loaders import LoadOptions
+from index.pipeline import Ingestor
+from index.store import ChromaStore, make_client
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+
+def embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return load_embedder(settings.embed_model, settings.embed_device, settings.embed_batch_size)
+
+
+def store(
+    settings: Settings, collection: str | None = None, load_model: bool = True
+) -> ChromaStore:
+    """The configured store. ``load_model=False`` skips loading the embedding model, for
+    commands that only read records (list, show, delete, stats)."""
+    offline_environment()
+    dimension = embedder(settings).dimension if load_model else None
+    client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+    return ChromaStore(client, collection or settings.collection, settings.embed_model, dimension)
+
+
+def chunker(settings: Settings) -> Chunker:
+    return Chunker(
+        embedder(settings),
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        title_prefix=settings.chunk_title_prefix,
+    )
+
+
+def ingestor(settings: Settings, collection: str | None = None) -> Ingestor:
+    return Ingestor(
+        store(settings, collection),
+        embedder(settings),
+        chunker(settings),
+        batch_chunks=settings.ingest_batch_chunks,
+    )
+
+
+def load_options(settings: Settings) -> LoadOptions:
+    return LoadOptions(
+        field_map=dict(settings.field_map),
+        max_file_bytes=settings.max_file_mb * 1024 * 1024,
+        max_article_chars=settings.max_article_chars,
+    )
+
+
+def ensure_sample(settings: Settings) -> int:
+    """Ingest the built-in sample articles when the index is empty; returns how many went in."""
+    ing = ingestor(settings)
+    if not ing.store.is_empty():
+        return 0
+    report = ing.ingest_paths([SAMPLES_DIR], load_options(settings))
+    return len(report.new)

@@ -1,0 +1,99 @@
+"""The one settings object: environment variables (prefix ``ASSISTANT_``), then an optional
+TOML settings file, then defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from index.embeddings import DEFAULT_MODEL
+from index.errors import ConfigError
+
+SETTINGS_FILE_ENV = "ASSISTANT_SETTINGS_FILE"
+DEFAULT_SETTINGS_FILE = "assistant.toml"
+
+
+def settings_file() -> Path | None:
+    """``$ASSISTANT_SETTINGS_FILE`` (must exist), else ``./assistant.toml`` when present."""
+    named = os.environ.get(SETTINGS_FILE_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{SETTINGS_FILE_ENV}={named}: no such settings file")
+        return path
+    default = Path(DEFAULT_SETTINGS_FILE)
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. Env: ``ASSISTANT_<FIELD>``; file: ``<field> = value``."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    # where the index lives
+    data_dir: Path = Field(Path("./data"), description="embedded Chroma and other state")
+    collection: str = Field("news", min_length=3, description="Chroma collection name")
+    chroma_host: str | None = Field(None, description="use a Chroma server at this host")
+    chroma_port: int = Field(8000, description="port of the Chroma server")
+
+    # embeddings and chunking (defaults measured: see bench/RESULTS.md)
+    embed_model: str = Field(DEFAULT_MODEL, description="sentence-transformers name or path")
+    embed_device: str = "cpu"
+    embed_batch_size: int = Field(32, ge=1)
+    chunk_tokens: int = Field(200, ge=16, description="word-pieces per chunk, at most")
+    chunk_overlap_tokens: int = Field(32, ge=0, description="word-pieces repeated between chunks")
+    chunk_title_prefix: bool = Field(True, description="embed each chunk with its article title")
+
+    # web app
+    ui_host: str = Field("127.0.0.1", description="address the web app listens on")
+    ui_port: int = Field(7860, description="port of the web app")
+
+    # ingest
+    ingest_batch_chunks: int = Field(256, ge=1, description="chunks embedded and written at once")
+    max_file_mb: int = Field(20, ge=1, description="largest .txt/.md/.html/.json/feed file read")
+    max_article_chars: int = Field(1_000_000, ge=1000, description="longest article accepted")
+    field_map: dict[str, str] = Field(
+        default_factory=dict, description='JSON dump fields, e.g. {"text": "body"}'
+    )
+
+    @field_validator("chroma_host")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = settings_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build the settings, turning validation problems into a ConfigError that names them."""
+        from pydantic import ValidationError
+
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,359 @@
+"""Chroma storage: a collection of chunk vectors and a collection of article records.
+
+Embedded ``PersistentClient`` under the data dir by default; ``HttpClient`` when a server host
+is configured. We always pass our own embeddings (Chroma's default embedding function would
+download a model) and telemetry is off.
+
+Crash safety: an article is written in steps that each leave a state :meth:`ChromaStore.repair`
+can finish or undo. Its record is marked ``pending`` with the new content hash, the new chunks
+are added (their ids carry the hash), the record is committed with the new hash, old chunks are
+deleted, and the mark is cleared. Repair, run before every ingest, deletes the chunks of a
+marked article whose hash is not the committed one, and drops records never committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from index.articles import Article
+from index.chunking import Chunk
+from index.errors import ConfigError, StoreError
+
+RECORDS_SUFFIX = "-articles"
+_PAGE = 2000
+
+
+class ArticleRecord(BaseModel):
+    """What the index keeps about one article besides its chunks."""
+
+    id: str
+    title: str
+    url: str | None = None
+    source: str = ""
+    authors: list[str] = Field(default_factory=list)
+    published: datetime | None = None
+    content_hash: str
+    chunk_ids: list[str] = Field(default_factory=list)
+    ingested_at: datetime | None = None
+    origin: str = ""
+    text: str | None = None
+
+
+@dataclass
+class StoreStats:
+    articles: int
+    chunks: int
+    sources: dict[str, int]
+    earliest: datetime | None
+    latest: datetime | None
+    embedding_model: str
+    dimension: int
+
+
+@dataclass
+class ChunkHit:
+    """A chunk returned by a vector query, with its cosine similarity."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float
+
+
+def _ts(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value else None
+
+
+def _from_ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), tz=UTC) if isinstance(value, int) else None
+
+
+def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
+    """Flat Chroma metadata of a chunk; the date as an integer timestamp so it can be filtered."""
+    meta: dict[str, Any] = {
+        "article_id": article.id,
+        "chunk_index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "sentences": json.dumps(chunk.sentences),
+        "title": article.title,
+        "source": article.source,
+        "url": article.url or "",
+        "content_hash": article.content_hash,
+        "token_count": chunk.token_count,
+    }
+    if article.published is not None:
+        meta["published_ts"] = _ts(article.published)
+        meta["published"] = article.published.isoformat()
+    return meta
+
+
+def _record_metadata(article: Article, chunk_ids: list[str], origin: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "title": article.title,
+        "url": article.url or "",
+        "source": article.source,
+        "authors": json.dumps(article.authors, ensure_ascii=False),
+        "hash": article.content_hash,
+        "pending": article.content_hash,
+        "chunk_ids": json.dumps(chunk_ids),
+        "n_chunks": len(chunk_ids),
+        "ingested_ts": int(datetime.now(tz=UTC).timestamp()),
+        "origin": origin,
+        "extra": json.dumps(article.metadata, ensure_ascii=False),
+    }
+    if article.published is not None:
+        meta["published_ts"] = _ts(article.published)
+    return meta
+
+
+def _record(id: str, meta: dict[str, Any], text: str | None = None) -> ArticleRecord:
+    return ArticleRecord(
+        id=id,
+        title=str(meta.get("title", "")),
+        url=str(meta.get("url") or "") or None,
+        source=str(meta.get("source", "")),
+        authors=json.loads(str(meta.get("authors") or "[]")),
+        published=_from_ts(meta.get("published_ts")),
+        content_hash=str(meta.get("hash", "")),
+        chunk_ids=json.loads(str(meta.get("chunk_ids") or "[]")),
+        ingested_at=_from_ts(meta.get("ingested_ts")),
+        origin=str(meta.get("origin", "")),
+        text=text,
+    )
+
+
+def make_client(data_dir: Path | str, host: str | None = None, port: int = 8000) -> Any:
+    """A Chroma client: a server at ``host:port`` when a host is given, else embedded on disk."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if host:
+            return chromadb.HttpClient(host=host, port=port, settings=settings)
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"), settings=settings)
+    except Exception as exc:  # chromadb raises bare ValueError/ConnectError and friends
+        where = f"the Chroma server at {host}:{port}" if host else f"the index under {data_dir}"
+        raise StoreError(f"cannot open {where}: {exc}") from exc
+
+
+class ChromaStore:
+    """Chunks and article records of one collection."""
+
+    def __init__(
+        self, client: Any, collection: str, embedding_model: str, dimension: int | None = None
+    ) -> None:
+        """Open (or create) a collection. ``dimension`` may be None for read-only use; the
+        model name and dimension the collection was built with must match what is given."""
+        if len(collection) < 3:
+            raise ConfigError("a collection name needs at least 3 characters")
+        self.client = client
+        self.name = collection
+        meta: dict[str, Any] = {"embedding_model": embedding_model}
+        if dimension:
+            meta["dimension"] = dimension
+        self.chunks = client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=meta,
+        )
+        built = dict(self.chunks.metadata or {})
+        built_with, built_dim = built.get("embedding_model"), built.get("dimension")
+        if built_with != embedding_model or (dimension and built_dim and built_dim != dimension):
+            raise ConfigError(
+                f"collection {collection!r} was built with the embedding model {built_with!r} "
+                f"({built_dim} dimensions), not {embedding_model!r}. Use the same model "
+                "(ASSISTANT_EMBED_MODEL), or re-index into a new collection with "
+                "`assistant ingest PATH --collection NEW` (or delete the data dir)."
+            )
+        if dimension and not built_dim:
+            self.chunks.modify(metadata={**built, "dimension": dimension})
+        self.embedding_model = embedding_model
+        self.dimension = int(dimension or built_dim or 0)
+        # Records carry no meaningful vector; Chroma wants one, so they get a 1-d placeholder.
+        self.records = client.get_or_create_collection(
+            collection + RECORDS_SUFFIX, embedding_function=None
+        )
+        self.max_batch = int(client.get_max_batch_size())
+
+    # -- reading ---------------------------------------------------------------------------
+    def _iter_records(
+        self, where: dict[str, Any] | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = 0
+        while True:
+            page = self.records.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
+            for rid, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+                yield rid, dict(meta or {})
+            if len(page["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def committed_hashes(self) -> dict[str, str]:
+        """id → content hash of every committed article (fast: no text, no vectors)."""
+        return {rid: str(m["hash"]) for rid, m in self._iter_records() if m.get("hash")}
+
+    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
+        where = {"source": source} if source else None
+        out = [_record(rid, m) for rid, m in self._iter_records(where) if m.get("hash")]
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
+
+    def get_article(self, article_id: str, with_text: bool = True) -> ArticleRecord | None:
+        got = self.records.get(ids=[article_id], include=["metadatas", "documents"])
+        if not got["ids"] or not (got["metadatas"][0] or {}).get("hash"):
+            return None
+        text = got["documents"][0] if with_text and got["documents"] else None
+        return _record(article_id, dict(got["metadatas"][0]), text)
+
+    def get_chunks(self, ids: Sequence[str]) -> list[ChunkHit]:
+        got = self.chunks.get(ids=list(ids), include=["metadatas", "documents"])
+        by_id = {
+            cid: ChunkHit(cid, doc or "", dict(meta or {}), 1.0)
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        return [by_id[c] for c in ids if c in by_id]
+
+    def query(
+        self, embedding: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[ChunkHit]:
+        if self.chunks.count() == 0:
+            return []
+        res = self.chunks.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+            n_results=k,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            ChunkHit(cid, doc or "", dict(meta or {}), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(
+                res["ids"][0],
+                res["documents"][0],
+                res["metadatas"][0],
+                res["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def is_empty(self) -> bool:
+        return int(self.chunks.count()) == 0
+
+    def stats(self) -> StoreStats:
+        sources: Counter[str] = Counter()
+        dates: list[int] = []
+        articles = 0
+        for _, meta in self._iter_records():
+            if not meta.get("hash"):
+                continue
+            articles += 1
+            sources[str(meta.get("source") or "unknown")] += 1
+            if isinstance(meta.get("published_ts"), int):
+                dates.append(int(meta["published_ts"]))
+        return StoreStats(
+            articles=articles,
+            chunks=int(self.chunks.count()),
+            sources=dict(sources.most_common()),
+            earliest=_from_ts(min(dates)) if dates else None,
+            latest=_from_ts(max(dates)) if dates else None,
+            embedding_model=self.embedding_model,
+            dimension=self.dimension,
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+    def _batches(self, n: int) -> Iterator[slice]:
+        for i in range(0, n, self.max_batch):
+            yield slice(i, min(n, i + self.max_batch))
+
+    def write_articles(
+        self,
+        items: Sequence[tuple[Article, list[Chunk], str]],
+        embeddings: np.ndarray,
+        previous: dict[str, str],
+    ) -> None:
+        """Add or replace articles with their chunks. ``items`` are (article, chunks, origin);
+        ``embeddings`` has one row per chunk, in order; ``previous`` maps ids of articles that
+        already exist to their committed hash."""
+        if not items:
+            return
+        ids = [a.id for a, _, _ in items]
+        existing = [a for a, _, _ in items if a.id in previous]
+        fresh = [a for a, _, _ in items if a.id not in previous]
+        # 1. mark: existing records keep their committed hash; new ones get an empty one
+        if existing:
+            self.records.update(
+                ids=[a.id for a in existing],
+                metadatas=[{"pending": a.content_hash} for a in existing],
+            )
+        if fresh:
+            self.records.upsert(
+                ids=[a.id for a in fresh],
+                embeddings=[[0.0]] * len(fresh),
+                metadatas=[
+                    {"hash": "", "pending": a.content_hash, "title": a.title} for a in fresh
+                ],
+            )
+        # 2. the new chunks
+        chunks = [c for _, cs, _ in items for c in cs]
+        metas = [chunk_metadata(a, c) for a, cs, _ in items for c in cs]
+        if len(chunks) != len(embeddings):
+            raise StoreError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        for part in self._batches(len(chunks)):
+            self.chunks.upsert(
+                ids=[c.id for c in chunks[part]],
+                embeddings=embeddings[part],
+                documents=[c.text for c in chunks[part]],
+                metadatas=metas[part],
+            )
+        # 3. commit the records (full text kept so articles can be shown and re-indexed)
+        self.records.upsert(
+            ids=ids,
+            embeddings=[[0.0]] * len(items),
+            documents=[a.text for a, _, _ in items],
+            metadatas=[_record_metadata(a, [c.id for c in cs], origin) for a, cs, origin in items],
+        )
+        # 4. drop the chunks of the replaced versions, 5. clear the marks
+        for a in existing:
+            self._drop_stale_chunks(a.id, a.content_hash)
+        self.records.update(ids=ids, metadatas=[{"pending": ""}] * len(ids))
+
+    def _drop_stale_chunks(self, article_id: str, keep_hash: str) -> None:
+        self.chunks.delete(
+            where={"$and": [{"article_id": article_id}, {"content_hash": {"$ne": keep_hash}}]}
+        )
+
+    def delete_articles(self, article_ids: Sequence[str]) -> int:
+        """Delete articles and their chunks; returns how many existed."""
+        found = self.records.get(ids=list(article_ids), include=["metadatas"])["ids"]
+        if not found:
+            return 0
+        # an uncommitted record is what repair removes, chunks first
+        self.records.update(ids=found, metadatas=[{"hash": "", "pending": "delete"}] * len(found))
+        self.chunks.delete(where={"article_id": {"$in": list(found)}})
+        self.records.delete(ids=found)
+        return len(found)
+
+    def repair(self) -> int:
+        """Finish or undo article writes an earlier run left half-done; returns how many."""
+        marked = list(self._iter_records(where={"pending": {"$ne": ""}}))
+        for rid, meta in marked:
+            committed = str(meta.get("hash") or "")
+            if committed:
+                self._drop_stale_chunks(rid, committed)
+                self.records.update(ids=[rid], metadatas=[{"pending": ""}])
+            else:
+                self.chunks.delete(where={"article_id": rid})
+                self.records.delete(ids=[rid])
+        return len(marked)
