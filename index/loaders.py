@@ -8,7 +8,6 @@ streamed: a dump of any size is never held in memory whole.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import re
@@ -227,33 +226,23 @@ def _load_jsonl(path: Path, gz: bool, options: LoadOptions) -> Iterator[Loaded]:
     origin = str(path)
     line_no = 0
     try:
-        with _open(path, gz) as raw:
-            reader = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="\n")
-            while True:
-                try:
-                    line = reader.readline()
-                except UnicodeDecodeError as exc:
-                    line_no += 1
-                    yield Loaded(
-                        f"{origin}:{line_no}",
-                        error=LoadError(f"line is not UTF-8 ({exc.reason})", origin, line_no),
-                    )
-                    return  # the decoder lost its place; stopping beats guessing
-                if not line:
-                    break
+        with _open(path, gz) as fh:
+            for raw_line in fh:  # bytes, decoded line by line so one bad line stays one error
                 line_no += 1
-                if not line.strip():
+                if not raw_line.strip():
                     continue
                 item_origin = f"{origin}:{line_no}"
                 try:
-                    article = article_from_record(json.loads(line), options.field_map)
+                    record = json.loads(raw_line.decode("utf-8-sig"))
+                    article = article_from_record(record, options.field_map)
                     _check_size(article, origin, line_no, options)
                     yield Loaded(item_origin, article=article)
-                except json.JSONDecodeError as exc:
-                    err = LoadError(
-                        f"malformed JSON ({exc.msg}, column {exc.colno})", origin, line_no
-                    )
+                except UnicodeDecodeError as exc:
+                    err = LoadError(f"line is not UTF-8 ({exc.reason})", origin, line_no)
                     yield Loaded(item_origin, error=err)
+                except json.JSONDecodeError as exc:
+                    msg = f"malformed JSON ({exc.msg}, column {exc.colno})"
+                    yield Loaded(item_origin, error=LoadError(msg, origin, line_no))
                 except LoadError as exc:
                     yield Loaded(item_origin, error=exc)
                 except ValueError as exc:
@@ -356,19 +345,19 @@ def parse_html_page(html: str, stem: str) -> Article:
     and boilerplate never reach the index."""
     import trafilatura
 
-    doc: dict[str, Any] | None = trafilatura.bare_extraction(  # type: ignore[assignment]
-        html,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        favor_precision=True,
-        as_dict=True,
+    extracted: Any = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
     )
+    doc: dict[str, Any] | None = extracted.as_dict() if extracted is not None else None
     if not doc or not (doc.get("text") or "").strip():
         raise ValueError("no article text found in the HTML page")
+    text, title = str(doc["text"]), doc.get("title")
+    first, _, rest = text.strip().partition("\n")
+    if title and first.strip() == title.strip() and rest.strip():
+        text = rest  # the headline is the title, not the first sentence of the body
     return Article.create(
-        text=doc["text"],
-        title=doc.get("title"),
+        text=text,
+        title=title,
         url=doc.get("url"),
         source=doc.get("sitename") or doc.get("hostname"),
         published=doc.get("date"),

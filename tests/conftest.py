@@ -1,0 +1,138 @@
+"""Shared fixtures: the real embedding model (loaded once), real Chroma stores (embedded in
+tmp_path, and a `chroma run` server on 127.0.0.1), and the shared 2025 data when present."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.chunking import Chunker
+from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
+from index.pipeline import Ingestor
+from index.store import ChromaStore, make_client
+
+offline_environment()
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+SAMPLE = ROOT / "assistant" / "samples" / "la-protests-national-guard.txt"
+SHARED = ROOT.parent / "shared"
+CORPUS_2025 = SHARED / "eval" / "realtimeqa-2025" / "corpus.jsonl.gz"
+QUESTIONS_2025 = SHARED / "eval" / "realtimeqa-2025" / "questions.jsonl"
+_names = itertools.count()
+
+
+def require_shared() -> None:
+    """Skip without ../shared on a user's clone; in CI its absence is a failure."""
+    if not CORPUS_2025.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CORPUS_2025} is missing; CI must have ../shared")
+        pytest.skip("../shared is not beside this clone")
+
+
+def corpus_rows(n: int, start: int = 0) -> list[dict[str, Any]]:
+    require_shared()
+    with gzip.open(CORPUS_2025, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in itertools.islice(fh, start, start + n)]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def chunker(embedder: SentenceTransformerEmbedder) -> Chunker:
+    return Chunker(embedder, chunk_tokens=200, overlap_tokens=32, title_prefix=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A real `chroma run` server on 127.0.0.1 and a free port, for the whole session."""
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if exe is None:
+        pytest.fail("the `chroma` command (from the chromadb package) is not installed")
+    path = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    log = (path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"chroma run exited: {(path / 'server.log').read_text()}")
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start listening within 60 s")
+    yield "127.0.0.1", port
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.server)])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> ChromaStore:
+    """A fresh collection in an embedded Chroma, and again on a `chroma run` server."""
+    name = f"test-{os.getpid()}-{next(_names)}"
+    if request.param == "server":
+        host, port = request.getfixturevalue("chroma_server")
+        client = make_client(tmp_path, host, port)
+    else:
+        client = make_client(tmp_path / "data")
+    return ChromaStore(client, name, embedder.name, embedder.dimension)
+
+
+@pytest.fixture
+def ingestor(
+    store: ChromaStore, embedder: SentenceTransformerEmbedder, chunker: Chunker
+) -> Ingestor:
+    return Ingestor(store, embedder, chunker, batch_chunks=64)
+
+
+@pytest.fixture
+def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings pointed at an empty data dir, with no settings file in play."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data))
+    monkeypatch.delenv("ASSISTANT_SETTINGS_FILE", raising=False)
+    monkeypatch.delenv("ASSISTANT_CHROMA_HOST", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return data

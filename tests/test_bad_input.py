@@ -1,0 +1,116 @@
+"""Bad input gets a clear per-item error and loses nothing else."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE, corpus_rows
+
+from index.loaders import LoadOptions, iter_articles
+from index.pipeline import Ingestor
+
+
+@pytest.fixture
+def bad_dir(tmp_path: Path) -> Path:
+    """A folder with one good article and one of every kind of bad input."""
+    d = tmp_path / "inbox"
+    d.mkdir()
+    (d / "good.txt").write_text(SAMPLE.read_text())
+    (d / "empty.txt").write_bytes(b"")
+    (d / "blank.md").write_text("   \n\n  \n")
+    (d / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (d / "latin1.txt").write_bytes(
+        "Café owners in Montréal said the new rules take effect in March.".encode("latin-1")
+    )
+    rows = corpus_rows(6)
+    lines = [json.dumps(r) for r in rows[:3]]
+    lines.insert(1, '{"id": "broken", "text": "unterminated')
+    lines.append(json.dumps({"id": "no-text", "title": "Empty body", "text": ""}))
+    lines.append("[1, 2, 3]")
+    (d / "dump.jsonl").write_text("\n".join(lines) + "\n")
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in rows[3:6]).encode())
+    (d / "truncated.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    return d
+
+
+def _by_name(failures: list) -> dict[str, str]:  # type: ignore[type-arg]
+    return {Path(f.origin).name: f.reason for f in failures}
+
+
+def test_every_bad_item_is_reported_and_the_rest_is_ingested(
+    ingestor: Ingestor, bad_dir: Path
+) -> None:
+    report = ingestor.ingest_paths([bad_dir])
+    failed = _by_name(report.failed)
+    assert "empty file" in failed["empty.txt"]
+    assert "no text" in failed["blank.md"]
+    assert "binary" in failed["binary.txt"]
+    assert "malformed JSON" in failed["dump.jsonl:2"]
+    assert "no text" in failed["dump.jsonl:5"]
+    assert "expected a JSON object" in failed["dump.jsonl:6"]
+    assert "truncated gzip" in failed["truncated.jsonl.gz"]
+    assert len(report.failed) == 7
+    # the good article, the decodable latin-1 file, 3 dump lines and what the gzip held before
+    # the damage all went in
+    titles = {r.title for r in ingestor.store.list_articles()}
+    assert any(t.startswith("Tensions escalated") for t in titles)
+    assert "Café owners in Montréal said the new rules take effect in March" in titles
+    assert len(report.new) >= 5
+    assert any("latin1.txt" in w and "not UTF-8" in w for w in report.warnings)
+    ids = {r.id for r in ingestor.store.list_articles()}
+    assert {r["id"] for r in corpus_rows(3)} <= ids
+
+
+def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    rows = corpus_rows(40)
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    items = list(iter_articles([path]))
+    good = [i.article.id for i in items if i.article]
+    assert 5 < len(good) < 40
+    assert good == [r["id"] for r in rows[: len(good)]]
+    assert items[-1].error is not None and "truncated" in items[-1].error.message
+
+
+def test_fifty_megabyte_files(tmp_path: Path) -> None:
+    """A 50 MB text file is refused with a clear error, without reading it whole; a JSONL
+    line holding a 50 MB article is refused and the next line still goes through."""
+    big = tmp_path / "huge.txt"
+    with big.open("w") as fh:
+        sentence = "The council met again to discuss the same budget line. " * 1000
+        for _ in range(50 * 1024 * 1024 // len(sentence) + 1):
+            fh.write(sentence + "\n")
+    assert big.stat().st_size >= 50 * 1024 * 1024
+    (item,) = list(iter_articles([big]))
+    assert item.error is not None and "larger than 20 MB" in item.error.message
+
+    dump = tmp_path / "huge.jsonl"
+    with dump.open("w") as fh:
+        fh.write(json.dumps({"title": "Huge", "text": sentence * 960}) + "\n")
+        fh.write(json.dumps({"title": "Small", "text": "A small article."}) + "\n")
+    assert dump.stat().st_size >= 50 * 1024 * 1024
+    first, second = iter_articles([dump], LoadOptions(max_article_chars=1_000_000))
+    assert first.error is not None and "over the limit" in first.error.message
+    assert first.error.line == 1
+    assert second.article is not None and second.article.title == "Small"
+
+
+def test_invalid_utf8_line_in_jsonl_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"title": "ok", "text": "Fine."}\n{"title": "bad", "text": "\xff\xfe"}\n')
+    first, second = iter_articles([path])
+    assert first.article is not None
+    assert second.error is not None and "not UTF-8" in second.error.message
+    assert second.error.line == 2
+
+
+def test_missing_path_and_unsupported_named_file(tmp_path: Path) -> None:
+    (pdf := tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    missing, unsupported = iter_articles([tmp_path / "nope.jsonl", pdf])
+    assert missing.error is not None and "no such file" in missing.error.message
+    # named explicitly, an unsupported file is an error, not a silent skip
+    assert unsupported.error is not None and not unsupported.skipped
