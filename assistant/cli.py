@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +41,16 @@ CollectionOpt = Annotated[
     str | None, typer.Option("--collection", "-c", help="Chroma collection (default: settings)")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log each step to stderr")
+    ] = False,
+) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
 
 
 def _settings() -> Settings:

@@ -8,6 +8,7 @@ run carries on.
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import time
 import zlib
@@ -19,6 +20,8 @@ from index.chunking import Chunk, Chunker
 from index.embeddings import Embedder
 from index.loaders import JSONL_EXTS, Loaded, LoadOptions, expand_paths, file_kind, iter_articles
 from index.store import ChromaStore
+
+log = logging.getLogger(__name__)
 
 # Consecutive failed batches after which the store is taken to be down and the run stops.
 _MAX_BATCH_FAILURES = 3
@@ -178,3 +181,4 @@ class Ingestor:
             committed[article.id] = article.content_hash
         report.chunks += len(chunks)
         report.tokens += sum(c.token_count for c in chunks)
+        log.info("stored %d article(s), %d chunk(s)", len(batch), len(chunks))
