@@ -7,11 +7,12 @@ import json
 import re
 import unicodedata
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Chroma metadata is flat; extra metadata keeps only these value types.
 MetaValue = str | int | float | bool
@@ -81,7 +82,10 @@ def hostname(url: str | None) -> str:
 
 
 class Article(BaseModel):
-    """A news article as the index sees it. ``text`` is normalised; offsets point into it."""
+    """A news article as the index sees it. ``text`` is normalised; offsets point into it.
+    Frozen, so the content hash can be computed once."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     title: str
@@ -137,7 +141,7 @@ class Article(BaseModel):
             metadata=meta,
         )
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Changes whenever anything that goes into the index changes."""
         payload = json.dumps(
