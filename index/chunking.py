@@ -8,8 +8,9 @@ one exact sentence.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,7 +43,18 @@ class Chunk:
     sentences: list[Span]
     token_count: int
     embed_text: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkedArticle:
+    """An article ready to embed and store. ``version`` hashes the article's content together
+    with the chunking settings: it is what the index compares to decide "unchanged", so
+    changing the settings re-chunks articles on the next ingest."""
+
+    article: Article
+    chunks: list[Chunk]
+    version: str
+    origin: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -135,7 +147,24 @@ class Chunker:
                 i = j
         return out
 
-    def chunk(self, article: Article) -> list[Chunk]:
+    @property
+    def signature(self) -> str:
+        """The settings that shape the chunks (the model's limit included)."""
+        return (
+            f"tokens={self.chunk_tokens};overlap={self.overlap_tokens};"
+            f"title={self.title_prefix}:{self.max_title_tokens};max={self.tokenizer.max_tokens}"
+        )
+
+    def version(self, article: Article) -> str:
+        payload = f"{article.content_hash}|{self.signature}".encode()
+        return hashlib.sha256(payload).hexdigest()
+
+    def prepare(self, article: Article, origin: str = "") -> ChunkedArticle:
+        version = self.version(article)
+        return ChunkedArticle(article, self.chunk(article, version), version, origin)
+
+    def chunk(self, article: Article, version: str | None = None) -> list[Chunk]:
+        version = version or self.version(article)
         title, title_tokens = self._title(article.title)
         budget = self.chunk_tokens - title_tokens
         units = self.units(article.text, budget)
@@ -151,7 +180,7 @@ class Chunker:
             passage = article.text[start:end]
             chunks.append(
                 Chunk(
-                    id=f"{article.id}:{article.content_hash[:8]}:{len(chunks)}",
+                    id=f"{article.id}:{version[:8]}:{len(chunks)}",
                     article_id=article.id,
                     index=len(chunks),
                     start=start,

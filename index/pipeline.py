@@ -15,8 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from index.articles import Article
-from index.chunking import Chunk, Chunker
+from index.chunking import ChunkedArticle, Chunker
 from index.embeddings import Embedder
 from index.loaders import JSONL_EXTS, Loaded, LoadOptions, expand_paths, file_kind, iter_articles
 from index.store import ChromaStore
@@ -101,7 +100,7 @@ class Ingestor:
         report = IngestReport(repaired=self.store.repair())
         committed = self.store.committed_hashes()
         seen: dict[str, tuple[str, str]] = {}
-        batch: list[tuple[Article, list[Chunk], str]] = []
+        batch: list[ChunkedArticle] = []
         pending_chunks = 0
         failures_in_a_row = 0
 
@@ -114,8 +113,8 @@ class Ingestor:
                 failures_in_a_row = 0
             except Exception as exc:  # one bad batch must not end the run; it is reported
                 failures_in_a_row += 1
-                for _, _, origin in batch:
-                    report.failed.append(Failure(origin, f"could not be stored: {exc}"))
+                for item in batch:
+                    report.failed.append(Failure(item.origin, f"could not be stored: {exc}"))
                 if failures_in_a_row >= _MAX_BATCH_FAILURES:
                     raise
             finally:
@@ -131,7 +130,7 @@ class Ingestor:
                 (report.skipped if item.skipped else report.failed).append(Failure(origin, reason))
             else:
                 article = item.article
-                digest = article.content_hash
+                digest = self.chunker.version(article)
                 if article.id in seen:
                     first_hash, first_origin = seen[article.id]
                     if first_hash == digest:
@@ -150,12 +149,12 @@ class Ingestor:
                 else:
                     seen[article.id] = (digest, item.origin)
                     try:
-                        chunks = self.chunker.chunk(article)
+                        prepared = self.chunker.prepare(article, item.origin)
                     except Exception as exc:  # a tokenizer failure on odd text stays per-item
                         report.failed.append(Failure(item.origin, f"could not be chunked: {exc}"))
                     else:
-                        batch.append((article, chunks, item.origin))
-                        pending_chunks += len(chunks)
+                        batch.append(prepared)
+                        pending_chunks += len(prepared.chunks)
                         if pending_chunks >= self.batch_chunks:
                             flush()
             if progress is not None:
@@ -167,18 +166,17 @@ class Ingestor:
         return report
 
     def _write(
-        self,
-        batch: list[tuple[Article, list[Chunk], str]],
-        committed: dict[str, str],
-        report: IngestReport,
+        self, batch: list[ChunkedArticle], committed: dict[str, str], report: IngestReport
     ) -> None:
-        chunks = [c for _, cs, _ in batch for c in cs]
+        chunks = [c for item in batch for c in item.chunks]
         vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
-        previous = {a.id: committed[a.id] for a, _, _ in batch if a.id in committed}
+        previous = {
+            i.article.id: committed[i.article.id] for i in batch if i.article.id in committed
+        }
         self.store.write_articles(batch, vectors, previous)
-        for article, _, _ in batch:
-            (report.updated if article.id in previous else report.new).append(article.id)
-            committed[article.id] = article.content_hash
+        for item in batch:
+            (report.updated if item.article.id in previous else report.new).append(item.article.id)
+            committed[item.article.id] = item.version
         report.chunks += len(chunks)
         report.tokens += sum(c.token_count for c in chunks)
         log.info("stored %d article(s), %d chunk(s)", len(batch), len(chunks))

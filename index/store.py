@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from index.articles import Article
-from index.chunking import Chunk
+from index.chunking import Chunk, ChunkedArticle
 from index.errors import ConfigError, StoreError
 
 RECORDS_SUFFIX = "-articles"
@@ -41,7 +40,7 @@ class ArticleRecord(BaseModel):
     source: str = ""
     authors: list[str] = Field(default_factory=list)
     published: datetime | None = None
-    content_hash: str
+    version: str
     chunk_ids: list[str] = Field(default_factory=list)
     ingested_at: datetime | None = None
     origin: str = ""
@@ -77,8 +76,9 @@ def _from_ts(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if isinstance(value, int) else None
 
 
-def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
+def chunk_metadata(item: ChunkedArticle, chunk: Chunk) -> dict[str, Any]:
     """Flat Chroma metadata of a chunk; the date as an integer timestamp so it can be filtered."""
+    article = item.article
     meta: dict[str, Any] = {
         "article_id": article.id,
         "chunk_index": chunk.index,
@@ -88,7 +88,7 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
         "title": article.title,
         "source": article.source,
         "url": article.url or "",
-        "content_hash": article.content_hash,
+        "version": item.version,
         "token_count": chunk.token_count,
     }
     if article.published is not None:
@@ -97,18 +97,19 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
     return meta
 
 
-def _record_metadata(article: Article, chunk_ids: list[str], origin: str) -> dict[str, Any]:
+def _record_metadata(item: ChunkedArticle) -> dict[str, Any]:
+    article = item.article
     meta: dict[str, Any] = {
         "title": article.title,
         "url": article.url or "",
         "source": article.source,
         "authors": json.dumps(article.authors, ensure_ascii=False),
-        "hash": article.content_hash,
-        "pending": article.content_hash,
-        "chunk_ids": json.dumps(chunk_ids),
-        "n_chunks": len(chunk_ids),
+        "hash": item.version,
+        "pending": item.version,
+        "chunk_ids": json.dumps([c.id for c in item.chunks]),
+        "n_chunks": len(item.chunks),
         "ingested_ts": int(datetime.now(tz=UTC).timestamp()),
-        "origin": origin,
+        "origin": item.origin,
         "extra": json.dumps(article.metadata, ensure_ascii=False),
     }
     if article.published is not None:
@@ -124,7 +125,7 @@ def _record(id: str, meta: dict[str, Any], text: str | None = None) -> ArticleRe
         source=str(meta.get("source", "")),
         authors=json.loads(str(meta.get("authors") or "[]")),
         published=_from_ts(meta.get("published_ts")),
-        content_hash=str(meta.get("hash", "")),
+        version=str(meta.get("hash", "")),
         chunk_ids=json.loads(str(meta.get("chunk_ids") or "[]")),
         ingested_at=_from_ts(meta.get("ingested_ts")),
         origin=str(meta.get("origin", "")),
@@ -202,7 +203,7 @@ class ChromaStore:
             offset += _PAGE
 
     def committed_hashes(self) -> dict[str, str]:
-        """id → content hash of every committed article (fast: no text, no vectors)."""
+        """id → version of every committed article (fast: no text, no vectors)."""
         return {rid: str(m["hash"]) for rid, m in self._iter_records() if m.get("hash")}
 
     def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
@@ -278,38 +279,39 @@ class ChromaStore:
             yield slice(i, min(n, i + self.max_batch))
 
     def write_articles(
-        self,
-        items: Sequence[tuple[Article, list[Chunk], str]],
-        embeddings: np.ndarray,
-        previous: dict[str, str],
+        self, items: Sequence[ChunkedArticle], embeddings: np.ndarray, previous: dict[str, str]
     ) -> None:
-        """Add or replace articles with their chunks. ``items`` are (article, chunks, origin);
-        ``embeddings`` has one row per chunk, in order; ``previous`` maps ids of articles that
-        already exist to their committed hash."""
+        """Add or replace articles with their chunks. ``embeddings`` has one row per chunk, in
+        order; ``previous`` maps ids of articles that already exist to their committed version."""
         if not items:
             return
-        ids = [a.id for a, _, _ in items]
-        existing = [a for a, _, _ in items if a.id in previous]
-        fresh = [a for a, _, _ in items if a.id not in previous]
-        # 1. mark: existing records keep their committed hash; new ones get an empty one
+        ids = [i.article.id for i in items]
+        existing = [i for i in items if i.article.id in previous]
+        fresh = [i for i in items if i.article.id not in previous]
+        chunks = [c for i in items for c in i.chunks]
+        if len(chunks) != len(embeddings):
+            raise StoreError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        if self.dimension and embeddings.shape[1] != self.dimension:
+            raise ConfigError(
+                f"embeddings have {embeddings.shape[1]} dimensions; collection {self.name!r} "
+                f"holds {self.dimension}"
+            )
+        # 1. mark: existing records keep their committed version; new ones get an empty one
         if existing:
             self.records.update(
-                ids=[a.id for a in existing],
-                metadatas=[{"pending": a.content_hash} for a in existing],
+                ids=[i.article.id for i in existing],
+                metadatas=[{"pending": i.version} for i in existing],
             )
         if fresh:
             self.records.upsert(
-                ids=[a.id for a in fresh],
+                ids=[i.article.id for i in fresh],
                 embeddings=[[0.0]] * len(fresh),
                 metadatas=[
-                    {"hash": "", "pending": a.content_hash, "title": a.title} for a in fresh
+                    {"hash": "", "pending": i.version, "title": i.article.title} for i in fresh
                 ],
             )
         # 2. the new chunks
-        chunks = [c for _, cs, _ in items for c in cs]
-        metas = [chunk_metadata(a, c) for a, cs, _ in items for c in cs]
-        if len(chunks) != len(embeddings):
-            raise StoreError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        metas = [chunk_metadata(i, c) for i in items for c in i.chunks]
         for part in self._batches(len(chunks)):
             self.chunks.upsert(
                 ids=[c.id for c in chunks[part]],
@@ -321,17 +323,17 @@ class ChromaStore:
         self.records.upsert(
             ids=ids,
             embeddings=[[0.0]] * len(items),
-            documents=[a.text for a, _, _ in items],
-            metadatas=[_record_metadata(a, [c.id for c in cs], origin) for a, cs, origin in items],
+            documents=[i.article.text for i in items],
+            metadatas=[_record_metadata(i) for i in items],
         )
         # 4. drop the chunks of the replaced versions, 5. clear the marks
-        for a in existing:
-            self._drop_stale_chunks(a.id, a.content_hash)
+        for i in existing:
+            self._drop_stale_chunks(i.article.id, i.version)
         self.records.update(ids=ids, metadatas=[{"pending": ""}] * len(ids))
 
-    def _drop_stale_chunks(self, article_id: str, keep_hash: str) -> None:
+    def _drop_stale_chunks(self, article_id: str, keep_version: str) -> None:
         self.chunks.delete(
-            where={"$and": [{"article_id": article_id}, {"content_hash": {"$ne": keep_hash}}]}
+            where={"$and": [{"article_id": article_id}, {"version": {"$ne": keep_version}}]}
         )
 
     def delete_articles(self, article_ids: Sequence[str]) -> int:

@@ -9,6 +9,7 @@ import pytest
 from conftest import FIXTURES, SAMPLE, corpus_rows, write_jsonl
 
 from index.articles import Article
+from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder
 from index.errors import ConfigError
 from index.loaders import Loaded, load_path
@@ -30,7 +31,7 @@ def _assert_consistent(store: ChromaStore) -> None:
     expected: set[str] = set()
     for record in store.list_articles():
         expected.update(record.chunk_ids)
-        assert record.content_hash == hashes[record.id]
+        assert record.version == hashes[record.id]
     assert chunk_ids == expected
 
 
@@ -73,7 +74,7 @@ def test_changed_article_replaces_its_chunks(ingestor: Ingestor, tmp_path: Path)
     report = ingestor.ingest_paths([write_jsonl(tmp_path / "v2.jsonl", rows)])
     assert report.updated == [rows[2]["id"]] and report.unchanged == 4
     new = ingestor.store.get_article(rows[2]["id"])
-    assert new is not None and new.content_hash != old.content_hash
+    assert new is not None and new.version != old.version
     assert not set(old.chunk_ids) & set(new.chunk_ids)
     assert ingestor.store.get_chunks(old.chunk_ids) == []
     assert "correction was appended" in (new.text or "")
@@ -172,6 +173,25 @@ def test_crash_at_every_write_step_is_repaired(
     assert report.ok
     _assert_consistent(store)
     hashes = store.committed_hashes()
-    expected = {i.article.id: i.article.content_hash for i in load_path(v2) if i.article}
+    expected = {
+        i.article.id: ingestor.chunker.version(i.article) for i in load_path(v2) if i.article
+    }
     assert hashes == expected
     assert calls >= crash_at
+
+
+def test_new_chunk_settings_rechunk_on_the_next_ingest(
+    ingestor: Ingestor, embedder: SentenceTransformerEmbedder
+) -> None:
+    ingestor.ingest_paths([SAMPLE])
+    (before,) = ingestor.store.list_articles()
+    smaller = Ingestor(
+        ingestor.store, embedder, Chunker(embedder, chunk_tokens=64, overlap_tokens=0)
+    )
+    report = smaller.ingest_paths([SAMPLE])
+    assert report.updated == [before.id]
+    (after,) = ingestor.store.list_articles()
+    assert len(after.chunk_ids) > len(before.chunk_ids)
+    assert ingestor.store.get_chunks(before.chunk_ids) == []
+    _assert_consistent(ingestor.store)
+    assert smaller.ingest_paths([SAMPLE]).unchanged == 1
