@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_mb": round(peak_first, 1),
         },
         "second_run": {
-            "seconds": round(second.seconds, 2),
+            "seconds": round(second.seconds, 3),
             "unchanged": second.unchanged,
             "new": len(second.new),
             "updated": len(second.updated),
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             ("tokens/s", f"{fr['tokens_per_s']:,.0f}"),
             ("model input tokens/s", f"{fr['model_input_tokens_per_s']:,.0f}"),
             ("peak RSS (MB)", f"{fr['peak_rss_mb']:.0f}"),
-            ("second run: seconds", f"{sr['seconds']:.2f}"),
+            ("second run: seconds", f"{sr['seconds']:.3f}"),
             ("second run: unchanged", f"{sr['unchanged']} / {lines}"),
         ]
     )
