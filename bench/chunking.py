@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import sys
 import time
@@ -35,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
+from machine_info import machine  # bench/ is on sys.path when run as a script
 
 from index.articles import Article
 from index.chunking import Chunk, Chunker
@@ -238,23 +236,6 @@ def report(path: Path) -> int:
     )
     print_table(saved["results"], baseline(saved["results"]))
     return 0
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-    }
 
 
 def print_table(results: list[dict[str, Any]], base: dict[str, Any] | None) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import resource
 import sys
 import tempfile
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from machine_info import machine  # bench/ is on sys.path when run as a script
 
 from index.chunking import Chunker
 from index.embeddings import DEFAULT_MODEL, load_embedder, offline_environment
@@ -83,23 +82,6 @@ def model_input_tokens(path: Path, chunk_tokens: int, overlap: int) -> int:
 
 def rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-    }
 
 
 def print_table(rows: list[tuple[str, str]]) -> None:
