@@ -53,6 +53,13 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def index_state(store: ChromaStore) -> tuple[dict[str, str], set[str], int]:
+    """(article id → version, chunk ids, pending marks): all a rerun must reproduce."""
+    chunk_ids = set(store.chunks.get(include=[])["ids"])
+    pending = len(store.records.get(where={"pending": {"$ne": ""}}, include=[])["ids"])
+    return store.committed_hashes(), chunk_ids, pending
+
+
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
     return load_embedder()
@@ -63,7 +70,7 @@ def chunker(embedder: SentenceTransformerEmbedder) -> Chunker:
     return Chunker(embedder, chunk_tokens=200, overlap_tokens=32, title_prefix=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -76,7 +83,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     if exe is None:
         pytest.fail("the `chroma` command (from the chromadb package) is not installed")
     path = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     log = (path / "server.log").open("wb")
     proc = subprocess.Popen(

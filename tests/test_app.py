@@ -9,19 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from conftest import ROOT, free_port
 
 
 def test_app_starts_on_an_empty_index_and_finds_the_sample(tmp_path: Path) -> None:
     from gradio_client import Client
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ASSISTANT_DATA_DIR": str(tmp_path / "data"),

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, SAMPLE, corpus_rows, write_jsonl
+from conftest import FIXTURES, ROOT, SAMPLE, corpus_rows, index_state, write_jsonl
 from typer.testing import CliRunner
 
 from assistant import components
@@ -115,10 +115,7 @@ def test_sample_is_ingested_once_on_an_empty_index(data_env: Path) -> None:
 
 
 def _ingest_state(data_dir: Path) -> tuple[dict[str, str], set[str], int]:
-    store = components.store(Settings.load(data_dir=data_dir))
-    chunk_ids = set(store.chunks.get(include=[])["ids"])
-    pending = len(store.records.get(where={"pending": {"$ne": ""}}, include=[])["ids"])
-    return store.committed_hashes(), chunk_ids, pending
+    return index_state(components.store(Settings.load(data_dir=data_dir)))
 
 
 @pytest.mark.slow

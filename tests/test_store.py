@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SAMPLE, corpus_rows, write_jsonl
+from conftest import FIXTURES, SAMPLE, corpus_rows, index_state, write_jsonl
 
 from index.articles import Article
 from index.chunking import Chunker
@@ -17,16 +17,8 @@ from index.pipeline import Ingestor
 from index.store import ChromaStore
 
 
-def _state(store: ChromaStore) -> tuple[dict[str, str], set[str], int]:
-    """(article id → hash, chunk ids, number of pending marks): all a rerun must reproduce."""
-    hashes = store.committed_hashes()
-    chunk_ids = set(store.chunks.get(include=[])["ids"])
-    pending = len(store.records.get(where={"pending": {"$ne": ""}}, include=[])["ids"])
-    return hashes, chunk_ids, pending
-
-
 def _assert_consistent(store: ChromaStore) -> None:
-    hashes, chunk_ids, pending = _state(store)
+    hashes, chunk_ids, pending = index_state(store)
     assert pending == 0
     expected: set[str] = set()
     for record in store.list_articles():
@@ -58,11 +50,11 @@ def test_ingest_sample_and_query(ingestor: Ingestor, embedder: SentenceTransform
 def test_rerun_is_unchanged_and_embeds_nothing(ingestor: Ingestor) -> None:
     first = ingestor.ingest_paths([FIXTURES / "articles", SAMPLE])
     assert len(first.new) == 7 and first.unchanged == 0
-    before = _state(ingestor.store)
+    before = index_state(ingestor.store)
     second = ingestor.ingest_paths([FIXTURES / "articles", SAMPLE])
     assert second.unchanged == 7 and not second.new and not second.updated
     assert second.chunks == 0 and second.tokens == 0
-    assert _state(ingestor.store) == before
+    assert index_state(ingestor.store) == before
 
 
 def test_changed_article_replaces_its_chunks(ingestor: Ingestor, tmp_path: Path) -> None:
