@@ -7,6 +7,7 @@ from pathlib import Path
 from assistant.settings import Settings
 from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
+from index.lexical import LexicalIndex
 from index.loaders import LoadOptions
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
@@ -26,7 +27,16 @@ def store(
     offline_environment()
     dimension = embedder(settings).dimension if load_model else None
     client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
-    return ChromaStore(client, collection or settings.collection, settings.embed_model, dimension)
+    name = collection or settings.collection
+    lexical = LexicalIndex(lexical_path(settings, name))
+    return ChromaStore(client, name, settings.embed_model, dimension, lexical)
+
+
+def lexical_path(settings: Settings, collection: str) -> Path:
+    """The BM25 index of a collection lives beside the Chroma data, one file per collection
+    (and per server, so that two servers' collections of one name do not mix)."""
+    where = f"{settings.chroma_host}-{settings.chroma_port}-" if settings.chroma_host else ""
+    return Path(settings.data_dir) / "lexical" / f"{where}{collection}.sqlite3"
 
 
 def chunker(settings: Settings) -> Chunker:

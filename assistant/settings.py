@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -52,6 +52,22 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(200, ge=16, description="word-pieces per chunk, at most")
     chunk_overlap_tokens: int = Field(32, ge=0, description="word-pieces repeated between chunks")
     chunk_title_prefix: bool = Field(True, description="embed each chunk with its article title")
+
+    # answering
+    answerer: str = Field("extractive", description="extractive (offline default) or llm")
+    retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
+        "hybrid", description="dense + BM25 fused, or one side alone"
+    )
+    top_k: int = Field(5, ge=1, le=50, description="passages an answer is drawn from")
+    retrieval_candidates: int = Field(40, ge=5, description="hits taken from each side to fuse")
+    recency_days: float = Field(
+        7.0, ge=0, description="with a question date, favour articles this recent (0: off)"
+    )
+    refuse_below: float | None = Field(
+        None, description="answer confidence under which to refuse (default: calibrated)"
+    )
+    max_question_chars: int = Field(2000, ge=50, description="longest question accepted")
+    max_sessions: int = Field(1000, ge=1, description="chat sessions kept in memory")
 
     # web app
     ui_host: str = Field("127.0.0.1", description="address the web app listens on")

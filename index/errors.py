@@ -26,3 +26,11 @@ class LoadError(IngestError):
 
 class StoreError(AssistantError):
     """The vector store could not be reached or is in an unexpected state."""
+
+
+class QuestionError(AssistantError):
+    """A question cannot be answered as asked (empty, too long, ...)."""
+
+
+class EmptyIndexError(AssistantError):
+    """There are no articles to answer from."""

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from index.chunking import Chunk, ChunkedArticle
 from index.errors import ConfigError, StoreError
+from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
 
 RECORDS_SUFFIX = "-articles"
 _PAGE = 2000
@@ -149,18 +150,44 @@ def make_client(data_dir: Path | str, host: str | None = None, port: int = 8000)
         raise StoreError(f"cannot open {where}: {exc}") from exc
 
 
+def _lexical_article(
+    article_id: str, version: str, chunks: Sequence[tuple[str, dict[str, Any], str]]
+) -> LexicalArticle:
+    """What the lexical index keeps of an article: each chunk's text under its title."""
+    return LexicalArticle(
+        article_id,
+        version,
+        [
+            LexicalChunk(
+                cid,
+                f"{meta.get('title', '')}\n{text}",
+                str(meta.get("source", "")),
+                meta.get("published_ts") if isinstance(meta.get("published_ts"), int) else None,
+            )
+            for cid, meta, text in sorted(chunks, key=lambda c: int(c[1].get("chunk_index", 0)))
+        ],
+    )
+
+
 class ChromaStore:
     """Chunks and article records of one collection."""
 
     def __init__(
-        self, client: Any, collection: str, embedding_model: str, dimension: int | None = None
+        self,
+        client: Any,
+        collection: str,
+        embedding_model: str,
+        dimension: int | None = None,
+        lexical: LexicalIndex | None = None,
     ) -> None:
         """Open (or create) a collection. ``dimension`` may be None for read-only use; the
-        model name and dimension the collection was built with must match what is given."""
+        model name and dimension the collection was built with must match what is given.
+        ``lexical``, when given, is kept in step with every write and delete."""
         if len(collection) < 3:
             raise ConfigError("a collection name needs at least 3 characters")
         self.client = client
         self.name = collection
+        self.lexical = lexical
         meta: dict[str, Any] = {"embedding_model": embedding_model}
         if dimension:
             meta["dimension"] = dimension
@@ -326,9 +353,20 @@ class ChromaStore:
             documents=[i.article.text for i in items],
             metadatas=[_record_metadata(i) for i in items],
         )
-        # 4. drop the chunks of the replaced versions, 5. clear the marks
+        # 4. drop the chunks of the replaced versions, update the lexical index, 5. clear marks
         for i in existing:
             self._drop_stale_chunks(i.article.id, i.version)
+        if self.lexical is not None:
+            self.lexical.replace(
+                [
+                    _lexical_article(
+                        i.article.id,
+                        i.version,
+                        [(c.id, chunk_metadata(i, c), c.text) for c in i.chunks],
+                    )
+                    for i in items
+                ]
+            )
         self.records.update(ids=ids, metadatas=[{"pending": ""}] * len(ids))
 
     def _drop_stale_chunks(self, article_id: str, keep_version: str) -> None:
@@ -344,6 +382,8 @@ class ChromaStore:
         # an uncommitted record is what repair removes, chunks first
         self.records.update(ids=found, metadatas=[{"hash": "", "pending": "delete"}] * len(found))
         self.chunks.delete(where={"article_id": {"$in": list(found)}})
+        if self.lexical is not None:
+            self.lexical.delete(found)
         self.records.delete(ids=found)
         return len(found)
 
@@ -358,4 +398,31 @@ class ChromaStore:
             else:
                 self.chunks.delete(where={"article_id": rid})
                 self.records.delete(ids=[rid])
+        self.sync_lexical()
         return len(marked)
+
+    def sync_lexical(self) -> int:
+        """Bring the lexical index in line with the committed articles (it may lag after a
+        crash, or not exist yet for an older index); returns how many articles it fixed."""
+        if self.lexical is None:
+            return 0
+        committed = self.committed_hashes()
+        held = self.lexical.versions()
+        extra = [a for a in held if a not in committed]
+        missing = [a for a, v in committed.items() if held.get(a) != v]
+        self.lexical.delete(extra)
+        for i in range(0, len(missing), 200):
+            part = missing[i : i + 200]
+            got = self.chunks.get(
+                where={"article_id": {"$in": part}}, include=["metadatas", "documents"]
+            )
+            by_article: dict[str, list[tuple[str, dict[str, Any], str]]] = {a: [] for a in part}
+            for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
+                m = dict(meta or {})
+                aid = str(m.get("article_id"))
+                if m.get("version") == committed.get(aid):
+                    by_article[aid].append((cid, m, doc or ""))
+            self.lexical.replace(
+                [_lexical_article(a, committed[a], rows) for a, rows in by_article.items()]
+            )
+        return len(extra) + len(missing)

@@ -1,0 +1,52 @@
+"""The answerer interface, shared by the extractive answerer and the LLM backends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from assistant.answers import Answer, Citation, Passage
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """Turns a question and the retrieved passages into a cited Answer."""
+
+    name: str
+
+    def answer(
+        self, question: str, passages: list[Passage], as_of: datetime | None = None
+    ) -> Answer:
+        """The answer, or a refusal when the passages do not hold one."""
+        ...
+
+    def stream(
+        self, question: str, passages: list[Passage], as_of: datetime | None = None
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as they are ready, then the finished Answer."""
+        ...
+
+
+def citation(n: int, passage: Passage, span: tuple[int, int]) -> Citation:
+    """Citation ``[n]`` of the sentence at ``span`` (article offsets) in ``passage``."""
+    return Citation(
+        n=n,
+        article_id=passage.article_id,
+        title=passage.title,
+        url=passage.url,
+        source=passage.source,
+        published=passage.published,
+        chunk_id=passage.chunk_id,
+        start=span[0],
+        end=span[1],
+        quote=passage.sentence_text(span),
+        also_in=passage.also_in,
+    )
+
+
+def refusal_text(question: str) -> str:
+    q = " ".join(question.split())
+    if len(q) > 160:
+        q = q[:157] + "…"
+    return f"The indexed articles don't say. None of the passages I found answers “{q}”."

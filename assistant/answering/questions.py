@@ -1,0 +1,90 @@
+"""What a question asks for: its expected answer type and its key terms."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from index.lexical import query_terms
+
+
+class Kind(StrEnum):
+    NUMBER = "number"
+    DATE = "date"
+    PERSON = "person"
+    PLACE = "place"
+    ENTITY = "entity"  # a name of some other kind: organisation, team, product, ...
+    OTHER = "other"  # a reason, a description: answered by the quote alone
+
+
+_PLACE_NOUNS = (
+    r"country|countries|nation|nations|city|cities|state|states|town|province|region|"
+    r"continent|island|capital|county|territory|location|place|venue|airport|port"
+)
+_PERSON_NOUNS = (
+    r"person|man|woman|player|actor|actress|singer|star|president|leader|official|politician|"
+    r"senator|governor|judge|author|artist|rapper|coach|ceo|founder|candidate|pope|king|queen|"
+    r"prince|princess|minister|athlete|celebrity|musician|director|chancellor|mayor|justice"
+)
+_TIME_NOUNS = r"year|date|day|month"
+_ENTITY_NOUNS = (
+    r"company|companies|team|organization|organisation|party|group|agency|brand|network|"
+    r"club|university|school|airline|app|film|movie|show|song|album|book|bank|firm|band|"
+    r"newspaper|platform|department|court|league|award|tournament|event|storm|hurricane"
+)
+_RULES: list[tuple[re.Pattern[str], Kind]] = [
+    (re.compile(r"\bhow (many|much|long|old|far|big|tall|high|large)\b"), Kind.NUMBER),
+    (
+        re.compile(
+            r"\bwhat (?:was|is|were|are)? ?(?:the )?(?:new |total |estimated |average )?"
+            r"(number|percentage|percent|share|amount|cost|price|fee|rate|age|sum|total|"
+            r"fine|salary|value|score|temperature|death toll|toll|population)\b"
+        ),
+        Kind.NUMBER,
+    ),
+    (re.compile(rf"\b(when|(what|which) ({_TIME_NOUNS}))\b"), Kind.DATE),
+    (re.compile(r"\b(who|whom|whose)\b"), Kind.PERSON),
+    (re.compile(rf"\b(which|what)(?: \w+)? ({_PERSON_NOUNS})\b"), Kind.PERSON),
+    (re.compile(r"\bwhere\b"), Kind.PLACE),
+    (re.compile(rf"\b(which|what)(?: \w+)? ({_PLACE_NOUNS})\b"), Kind.PLACE),
+    (re.compile(rf"\b(which|what) (\w+ )?({_ENTITY_NOUNS})\b"), Kind.ENTITY),
+]
+
+# Words of a question that say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = frozenset(
+    """many much long old far big large tall high number percentage percent amount total
+    new recently recent week weeks month months year years day days today yesterday
+    latest according reportedly announced reported say says said following one
+    name named called type kind first last happened also""".split()
+)
+
+_WH = re.compile(r"\b(which|what)\s+(?:\w+\s+)?(\w+)")
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    text: str
+    kind: Kind
+    terms: list[str]  # key words, lower-cased, stopwords and question words removed
+    focus: str | None  # the noun after which/what ("country" in "which country ...")
+
+
+def analyse(question: str) -> QuestionInfo:
+    """The kind comes from the question itself; for a rewritten follow-up ("Who ordered it?
+    (about: How many ...)") the attached context only adds key terms."""
+    low = question.split("(about:")[0].lower()
+    kind = Kind.OTHER
+    for pattern, k in _RULES:
+        if pattern.search(low):
+            kind = k
+            break
+    focus = None
+    m = _WH.search(low)
+    if m:
+        focus = m.group(2)
+    verbs = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "will"}
+    if kind is Kind.OTHER and re.match(r"^\s*(which|what)\b", low) and focus not in verbs:
+        kind = Kind.ENTITY  # "Which nation ...", "What animal ...": a name is wanted
+    terms = [t for t in query_terms(question) if t not in QUESTION_WORDS]
+    return QuestionInfo(question, kind, terms, focus)

@@ -1,0 +1,203 @@
+"""The ``Assistant``: one object that every face (CLI, UI, API, Slack, evaluation) talks to.
+
+from assistant import Assistant
+asst = Assistant.from_settings()
+answer = asst.ask("How many Guard members were deployed?")
+answer.model_dump()  # the Answer JSON
+asst.chat("session-1", "and who ordered it?")
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from assistant import components
+from assistant.answering import Answerer, make_answerer
+from assistant.answers import Answer
+from assistant.chat import SessionStore, Turn, standalone_question
+from assistant.retrieval import Filters, Mode, Retriever
+from assistant.settings import Settings
+from index.errors import EmptyIndexError, QuestionError
+from index.loaders import Loaded, article_from_record
+from index.pipeline import Ingestor, IngestReport, ProgressFn
+from index.store import ArticleRecord, ChromaStore, StoreStats
+
+
+class Assistant:
+    """Retrieval, answering, chat sessions and the index, behind one thread-safe object."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ingestor: Ingestor,
+        retriever: Retriever,
+        answerer: Answerer,
+    ) -> None:
+        self.settings = settings
+        self.ingestor = ingestor
+        self.store: ChromaStore = ingestor.store
+        self.retriever = retriever
+        self.answerer = answerer
+        self.sessions = SessionStore(settings.max_sessions)
+        self._ingest_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, collection: str | None = None
+    ) -> Assistant:
+        """Build everything from the settings (environment, settings file, defaults)."""
+        settings = settings or Settings.load()
+        ingestor = components.ingestor(settings, collection)
+        store = ingestor.store
+        store.sync_lexical()  # cheap when in step; builds the BM25 side for an older index
+        retriever = Retriever(
+            store,
+            ingestor.embedder,
+            mode=settings.retrieval_mode,
+            candidates=settings.retrieval_candidates,
+            recency_days=settings.recency_days,
+        )
+        return cls(settings, ingestor, retriever, make_answerer(settings, store))
+
+    # -- questions -------------------------------------------------------------------------
+    def _check(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty: ask something about the articles")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"the question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,} (ASSISTANT_MAX_QUESTION_CHARS)"
+            )
+        if self.store.is_empty():
+            raise EmptyIndexError(
+                f"the index ({self.settings.data_dir}, collection {self.store.name!r}) holds no "
+                "articles yet: add some with `assistant ingest PATH`"
+            )
+        return " ".join(question.split())
+
+    def _prepare(self, question: str, session_id: str | None) -> tuple[str, str, list[Turn]]:
+        question = self._check(question)
+        history = self.sessions.history(session_id) if session_id else []
+        return question, standalone_question(question, history), history
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        as_of: datetime | None = None,
+        session_id: str | None = None,
+        mode: Mode | None = None,
+    ) -> Answer:
+        """Answer one question. With ``session_id`` it is a chat turn: a follow-up is resolved
+        against that session's earlier turns, and the turn is added to its history."""
+        result: Answer | None = None
+        for piece in self.stream(
+            question, k=k, filters=filters, as_of=as_of, session_id=session_id, mode=mode
+        ):
+            if isinstance(piece, Answer):
+                result = piece
+        assert result is not None
+        return result
+
+    def chat(self, session_id: str, question: str, **options: Any) -> Answer:
+        """One turn of the chat ``session_id``."""
+        return self.ask(question, session_id=session_id, **options)
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        as_of: datetime | None = None,
+        session_id: str | None = None,
+        mode: Mode | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, yielding the answer text in pieces and then the Answer."""
+        started = time.perf_counter()
+        question, standalone, _ = self._prepare(question, session_id)
+        got = self.retriever.retrieve(
+            standalone, k or self.settings.top_k, filters, mode=mode, as_of=as_of
+        )
+        t = time.perf_counter()
+        result: Answer | None = None
+        for piece in self.answerer.stream(standalone, got.passages, as_of):
+            if isinstance(piece, Answer):
+                result = piece
+            else:
+                yield piece
+        assert result is not None
+        result.question = question
+        if standalone != question:
+            result.standalone_question = standalone
+        result.timings_ms = {
+            **{f"retrieve_{name}": round(ms, 2) for name, ms in got.timings_ms.items()},
+            "answer": round((time.perf_counter() - t) * 1000, 2),
+            "total": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if session_id:
+            self.sessions.add(session_id, Turn(question, standalone, result))
+        yield result
+
+    def history(self, session_id: str) -> list[Turn]:
+        return self.sessions.history(session_id)
+
+    def reset(self, session_id: str) -> None:
+        self.sessions.reset(session_id)
+
+    # -- the index -------------------------------------------------------------------------
+    def ingest_paths(
+        self, paths: Iterable[str | os.PathLike[str]], progress: ProgressFn | None = None
+    ) -> IngestReport:
+        """Ingest files or folders; the new articles are searchable when this returns."""
+        with self._ingest_lock:
+            return self.ingestor.ingest_paths(
+                paths, components.load_options(self.settings), progress
+            )
+
+    def ingest_records(
+        self, records: Iterable[dict[str, Any]], origin: str = "request"
+    ) -> IngestReport:
+        """Ingest article records (``{"title", "text", "url", "source", "published"}``)."""
+
+        def loaded() -> Iterator[Loaded]:
+            for i, record in enumerate(records, 1):
+                where = f"{origin}[{i}]"
+                try:
+                    article = article_from_record(record, dict(self.settings.field_map))
+                except Exception as exc:  # reported per record; the others go in
+                    from index.errors import LoadError
+
+                    err = exc if isinstance(exc, LoadError) else LoadError(str(exc), where)
+                    yield Loaded(where, None, err)
+                else:
+                    yield Loaded(where, article)
+
+        with self._ingest_lock:
+            return self.ingestor.ingest(loaded())
+
+    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
+        return self.store.list_articles(source)
+
+    def get_article(self, article_id: str) -> ArticleRecord | None:
+        return self.store.get_article(article_id)
+
+    def delete_articles(self, article_ids: list[str]) -> int:
+        with self._ingest_lock:
+            return self.store.delete_articles(article_ids)
+
+    def stats(self) -> StoreStats:
+        return self.store.stats()
+
+    def ensure_sample(self) -> int:
+        """Ingest the built-in sample articles when the index is empty."""
+        if not self.store.is_empty():
+            return 0
+        return len(self.ingest_paths([components.SAMPLES_DIR]).new)

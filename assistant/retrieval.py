@@ -1,0 +1,238 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (SQLite FTS5), fused by reciprocal rank fusion,
+with outlet and date filters and near-duplicate passages collapsed into one.
+
+Why not llama-index's ``VectorStoreIndex``/``QueryFusionRetriever`` here: our chunks carry
+sentence offsets and article records that its node model does not keep, the BM25 side must
+be updated in place on every ingest and delete (its BM25 retriever is rebuilt from nodes), and
+the answerer needs each side's raw scores to decide when to refuse. The fusion is the same
+reciprocal rank fusion ``QueryFusionRetriever`` uses (``mode="reciprocal_rerank"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from assistant.answers import Passage, SourceRef
+from index.embeddings import Embedder
+from index.errors import ConfigError
+from index.lexical import query_terms
+from index.store import ChromaStore, ChunkHit
+
+Mode = Literal["hybrid", "dense", "lexical"]
+_WORDS = re.compile(r"\w+")
+
+
+class Filters(BaseModel):
+    """Which articles a question may be answered from."""
+
+    sources: list[str] = Field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _dates(cls, value: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, dtime.min, tzinfo=UTC)
+        if isinstance(value, str) and value.strip():
+            from index.articles import parse_published
+
+            parsed = parse_published(value)
+            if parsed is None:
+                raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
+            return parsed
+        return value or None
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        """Inclusive timestamp bounds; a bare ``until`` date includes that whole day."""
+        lo = int(_utc(self.since).timestamp()) if self.since else None
+        hi = None
+        if self.until:
+            u = _utc(self.until)
+            hi = int(u.timestamp()) + (86399 if u.time() == dtime.min else 0)
+        return lo, hi
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        lo, hi = self.bounds()
+        if lo is not None:
+            clauses.append({"published_ts": {"$gte": lo}})
+        if hi is not None:
+            clauses.append({"published_ts": {"$lte": hi}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sources or self.since or self.until)
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass
+class Retrieved:
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    query_embedding: Any = None
+
+
+def _passage(hit: ChunkHit) -> Passage:
+    m = hit.metadata
+    published = m.get("published")
+    return Passage(
+        chunk_id=hit.id,
+        article_id=str(m.get("article_id", "")),
+        title=str(m.get("title", "")),
+        url=str(m.get("url") or "") or None,
+        source=str(m.get("source", "")),
+        published=datetime.fromisoformat(published) if isinstance(published, str) else None,
+        start=int(m.get("start", 0)),
+        end=int(m.get("end", 0)),
+        text=hit.text,
+        sentences=[tuple(s) for s in json.loads(str(m.get("sentences") or "[]"))],
+    )
+
+
+def _shingles(text: str, n: int = 5) -> set[int]:
+    words = _WORDS.findall(text.lower())
+    return {hash(tuple(words[i : i + n])) for i in range(max(1, len(words) - n + 1))}
+
+
+def _overlap(a: set[int], b: set[int]) -> float:
+    """Share of the smaller passage's word 5-grams found in the other one."""
+    return len(a & b) / max(1, min(len(a), len(b)))
+
+
+class Retriever:
+    """Dense + BM25 retrieval over one store, fused with reciprocal rank fusion."""
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        mode: Mode = "hybrid",
+        candidates: int = 40,
+        rrf_k: int = 60,
+        duplicate_overlap: float = 0.6,
+        recency_days: float = 7.0,
+    ) -> None:
+        if mode != "dense" and store.lexical is None:
+            raise ConfigError(f"{mode} retrieval needs the store's lexical index")
+        self.store = store
+        self.embedder = embedder
+        self.mode: Mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.duplicate_overlap = duplicate_overlap
+        self.recency_days = recency_days
+
+    def retrieve(
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        mode: Mode | None = None,
+        as_of: datetime | None = None,
+    ) -> Retrieved:
+        """The ``k`` best passages for ``question``, best first, syndicated copies folded.
+        With ``as_of`` (the date the question is asked), articles of the days before it are
+        favoured: "this week" and "recently" mean relative to that date."""
+        mode = mode or self.mode
+        filters = filters or Filters()
+        timings: dict[str, float] = {}
+        n = max(self.candidates, 4 * k)
+        dense: list[ChunkHit] = []
+        lexical: list[tuple[str, float]] = []
+        qvec = None
+        if mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            qvec = self.embedder.embed_query(question)
+            timings["embed"] = (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            dense = self.store.query(qvec, n, filters.chroma_where())
+            timings["dense"] = (time.perf_counter() - t) * 1000
+        if mode in ("hybrid", "lexical") and self.store.lexical is not None:
+            t = time.perf_counter()
+            lo, hi = filters.bounds()
+            lexical = self.store.lexical.search(
+                query_terms(question), n, filters.sources or None, lo, hi
+            )
+            timings["lexical"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        passages = self._fuse(dense, lexical)
+        if as_of is not None and self.recency_days > 0:
+            passages = self._favour_recent(passages, _utc(as_of))
+        passages = self._collapse(passages, k)
+        timings["fuse"] = (time.perf_counter() - t) * 1000
+        return Retrieved(passages, timings, qvec)
+
+    def _fuse(self, dense: list[ChunkHit], lexical: list[tuple[str, float]]) -> list[Passage]:
+        scores: dict[str, float] = {}
+        for rank, hit in enumerate(dense):
+            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        for rank, (cid, _) in enumerate(lexical):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        hits = {h.id: h for h in dense}
+        missing = [cid for cid, _ in lexical if cid not in hits]
+        if missing:
+            hits.update({h.id: h for h in self.store.get_chunks(missing)})
+        dense_scores = {h.id: h.score for h in dense}
+        lexical_scores = dict(lexical)
+        out: list[Passage] = []
+        for cid in sorted(scores, key=lambda c: -scores[c]):
+            if cid not in hits:  # deleted between the two queries
+                continue
+            p = _passage(hits[cid])
+            p.score = scores[cid]
+            p.dense_score = dense_scores.get(cid)
+            p.lexical_score = lexical_scores.get(cid)
+            out.append(p)
+        return out
+
+    def _favour_recent(self, passages: list[Passage], as_of: datetime) -> list[Passage]:
+        """Up to double the fused score of articles published shortly before ``as_of``
+        (measured on the 2025 set: recall@1 0.47 → 0.52, recall@5 0.72 → 0.75)."""
+        for p in passages:
+            if p.published is not None:
+                age = max(0.0, (as_of - _utc(p.published)).total_seconds() / 86400)
+                p.score *= 1.0 + math.exp(-age / self.recency_days)
+        return sorted(passages, key=lambda p: -p.score)
+
+    def _collapse(self, passages: list[Passage], k: int) -> list[Passage]:
+        """Keep the best of each group of near-identical passages from different articles;
+        the others become its ``also_in`` sources."""
+        kept: list[tuple[Passage, set[int]]] = []
+        for p in passages:
+            sh = _shingles(p.text)
+            for q, qsh in kept:
+                if q.article_id != p.article_id and _overlap(sh, qsh) >= self.duplicate_overlap:
+                    if all(r.article_id != p.article_id for r in q.also_in):
+                        q.also_in.append(
+                            SourceRef(
+                                article_id=p.article_id,
+                                chunk_id=p.chunk_id,
+                                title=p.title,
+                                url=p.url,
+                                source=p.source,
+                                published=p.published,
+                            )
+                        )
+                    break
+            else:
+                if len(kept) < k:
+                    kept.append((p, sh))
+        return [p for p, _ in kept]

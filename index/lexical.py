@@ -1,0 +1,223 @@
+"""The lexical (BM25) side of the index: SQLite FTS5 beside the Chroma data.
+
+FTS5 ranks with Okapi BM25, updates in place (an ingest or a delete touches only its own
+articles, nothing is rebuilt per query or per ingest) and commits atomically, so the lexical
+index can be kept in step with Chroma article by article. It records the version of every
+article it holds; :meth:`index.store.ChromaStore.sync_lexical` compares those with Chroma's
+committed versions and fixes any difference (a crash between the two writes, an index built
+before this file existed, a collection shared through a Chroma server).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from index.errors import StoreError
+
+_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
+    text, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS chunk_meta (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    published_ts INTEGER
+);
+CREATE INDEX IF NOT EXISTS chunk_meta_article ON chunk_meta(article_id);
+CREATE TABLE IF NOT EXISTS articles (article_id TEXT PRIMARY KEY, version TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(chunks, row);
+"""
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class LexicalChunk:
+    chunk_id: str
+    text: str
+    source: str = ""
+    published_ts: int | None = None
+
+
+@dataclass(frozen=True)
+class LexicalArticle:
+    article_id: str
+    version: str
+    chunks: Sequence[LexicalChunk]
+
+
+@lru_cache(maxsize=1)
+def english_stopwords() -> frozenset[str]:
+    """NLTK's English stopwords, from the copy llama-index ships (no download)."""
+    import llama_index.core
+    import nltk
+    from nltk.corpus import stopwords
+
+    bundled = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
+    if str(bundled) not in nltk.data.path:
+        nltk.data.path.append(str(bundled))
+    return frozenset(stopwords.words("english"))
+
+
+def query_terms(text: str, stopwords: Iterable[str] | None = None) -> list[str]:
+    """Lower-cased words of ``text`` without stopwords, in first-occurrence order."""
+    stop = set(english_stopwords() if stopwords is None else stopwords)
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in stop and word not in seen:
+            seen[word] = None
+    return list(seen)
+
+
+class LexicalIndex:
+    """An FTS5 index of chunk texts; safe to share between threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the lexical index {self.path}: {exc}") from exc
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT article_id, version FROM articles").fetchall())
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM chunk_meta").fetchone()[0])
+
+    def search(
+        self,
+        terms: Sequence[str],
+        k: int = 20,
+        sources: Sequence[str] | None = None,
+        since_ts: int | None = None,
+        until_ts: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Chunk ids and BM25 scores (higher is better) of chunks holding any of ``terms``."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        sql = (
+            "SELECT m.chunk_id, -bm25(chunks) AS score FROM chunks "
+            "JOIN chunk_meta m ON m.rowid = chunks.rowid WHERE chunks MATCH ?"
+        )
+        args: list[object] = [match]
+        if sources:
+            sql += f" AND m.source IN ({','.join('?' * len(sources))})"
+            args.extend(sources)
+        if since_ts is not None:
+            sql += " AND m.published_ts >= ?"
+            args.append(since_ts)
+        if until_ts is not None:
+            sql += " AND m.published_ts <= ?"
+            args.append(until_ts)
+        sql += " ORDER BY score DESC LIMIT ?"
+        args.append(k)
+        with self._lock:
+            return [(str(cid), float(s)) for cid, s in self._db.execute(sql, args)]
+
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many chunks hold each term (after stemming, as FTS5 indexes it), and the
+        number of chunks: what an IDF weight needs."""
+        stems = {t: self._stem(t) for t in terms}
+        with self._lock:
+            total = self.count()
+            wanted = sorted(set(stems.values()))
+            if not wanted:
+                return {}, total
+            rows = self._db.execute(
+                f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(wanted))})",
+                wanted,
+            ).fetchall()
+        df = dict(rows)
+        return {t: int(df.get(s, 0)) for t, s in stems.items()}, total
+
+    def _stem(self, term: str) -> str:
+        return stem(term)
+
+    # -- writing ---------------------------------------------------------------------------
+    def replace(self, articles: Sequence[LexicalArticle]) -> None:
+        """Add articles, replacing any chunks they had, in one transaction."""
+        if not articles:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._delete([a.article_id for a in articles])
+                for art in articles:
+                    for c in art.chunks:
+                        cur = self._db.execute(
+                            "INSERT INTO chunk_meta(chunk_id, article_id, source, published_ts) "
+                            "VALUES (?, ?, ?, ?)",
+                            (c.chunk_id, art.article_id, c.source, c.published_ts),
+                        )
+                        self._db.execute(
+                            "INSERT INTO chunks(rowid, text) VALUES (?, ?)", (cur.lastrowid, c.text)
+                        )
+                    self._db.execute(
+                        "INSERT INTO articles(article_id, version) VALUES (?, ?)",
+                        (art.article_id, art.version),
+                    )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"lexical index write failed: {exc}") from exc
+
+    def delete(self, article_ids: Sequence[str]) -> None:
+        if not article_ids:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._delete(article_ids)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"lexical index delete failed: {exc}") from exc
+
+    def _delete(self, article_ids: Sequence[str]) -> None:
+        for i in range(0, len(article_ids), 500):
+            part = list(article_ids[i : i + 500])
+            marks = ",".join("?" * len(part))
+            self._db.execute(
+                "DELETE FROM chunks WHERE rowid IN "
+                f"(SELECT rowid FROM chunk_meta WHERE article_id IN ({marks}))",
+                part,
+            )
+            self._db.execute(f"DELETE FROM chunk_meta WHERE article_id IN ({marks})", part)
+            self._db.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", part)
+
+
+@lru_cache(maxsize=1)
+def _porter() -> Any:
+    """Porter's original algorithm, the one FTS5's ``porter`` tokenizer applies."""
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
+
+
+@lru_cache(maxsize=100_000)
+def stem(word: str) -> str:
+    """A word as the lexical index stems it."""
+    return str(_porter().stem(word.lower()))
