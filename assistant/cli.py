@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant import components
+from assistant import cli_ask, components
 from assistant.settings import Settings
 from index.errors import AssistantError
 from index.pipeline import IngestReport, count_items
@@ -31,6 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.command()(cli_ask.ask)
+app.command()(cli_ask.chat)
 articles_app = typer.Typer(help="List, show and delete indexed articles.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
 
