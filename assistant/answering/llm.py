@@ -187,12 +187,13 @@ class LLMAnswerer:
         """The fallback answerer's answer, with the notice and the verification record."""
         result = ready
         if result is None:
-            for piece in self.fallback.stream(question, passages, as_of):
+            for piece in self.fallback.stream(question, _without_injected(passages), as_of):
                 if isinstance(piece, Answer):
                     result = piece
                 elif stream_text:
                     yield piece
         assert result is not None
+        result.passages = passages
         if notice:
             result.notices.append(notice)
         result.verification = verification
@@ -217,7 +218,8 @@ class LLMAnswerer:
         notices = self._notices(checks, len(passages))
         if not verification.supported:
             verification.outcome = "fallback"
-            answer = self.fallback.answer(question, passages)
+            answer = self.fallback.answer(question, _without_injected(passages))
+            answer.passages = passages
             answer.notices.append(
                 "The language model's answer had no citation its sources support"
                 + (f" ({'; '.join(notices)})" if notices else "")
@@ -319,6 +321,18 @@ class LLMAnswerer:
         if not line or len(line) > 3 * len(question) + 300:
             return standalone_question(question, history)
         return line
+
+
+def _without_injected(passages: list[Passage]) -> list[Passage]:
+    """The passages without their instruction-like sentences, for the fallback: quoting
+    "ignore previous instructions …" as an answer would be no better than obeying it."""
+    out = []
+    for p in passages:
+        bad = set(injected_spans(p))
+        if bad and p.sentences:
+            p = p.model_copy(update={"sentences": [s for s in p.sentences if s not in bad]})
+        out.append(p)
+    return out
 
 
 def _drop_markers(sentence: str, invalid: set[int]) -> str:
