@@ -17,9 +17,11 @@ be "supported" by the very text that injected it.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from assistant.answers import Passage, SentenceCheck
+from assistant.answers import Answer, Passage, SentenceCheck
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 MARKERS_TAIL = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
@@ -262,3 +264,20 @@ def best_sentence(passage: Passage, claims: list[str]) -> tuple[int, int]:
         return (span not in bad, len(facts & have), len(shared))
 
     return max(spans, key=score)
+
+
+def outcome_counts(answers: Iterable[Answer]) -> dict[str, int]:
+    """How often each verification case happened over ``answers`` (an evaluation run):
+    outcomes (verified, flagged, removed, fallback, error, refused; "none" for answers made
+    without a model) and the sentence totals behind them."""
+    counts: Counter[str] = Counter()
+    for a in answers:
+        v = a.verification
+        counts[f"outcome_{v.outcome if v else 'none'}"] += 1
+        if v:
+            counts["sentences_supported"] += v.supported
+            counts["sentences_unsupported"] += v.unsupported
+            counts["sentences_uncited"] += v.uncited
+            counts["sentences_removed"] += v.removed
+            counts["invalid_citations"] += v.invalid_citations
+    return dict(sorted(counts.items()))

@@ -19,6 +19,7 @@ from assistant.answering import ExtractiveAnswerer, make_answerer
 from assistant.answering.backends import build_llm
 from assistant.answering.llm import UNVERIFIED, LLMAnswerer
 from assistant.chat import Turn
+from assistant.citations import outcome_counts
 from assistant.prompts import load_prompt
 
 ARTICLE = SAMPLE.read_text(encoding="utf-8")
@@ -159,6 +160,20 @@ def test_answer_obeying_an_injected_instruction_is_caught(openai: OpenAIServer, 
     assert set(ans.verification.sentences[0].missing) == {"Mayor", "Karen", "Bass", "Friday"}
     assert "Karen Bass" not in ans.answer and "Ignore" not in ans.answer
     assert "road closures" in ans.answer  # the fallback quotes the article's real news
+
+
+def test_outcomes_are_counted(openai: OpenAIServer, passages) -> None:
+    answers = []
+    for reply in [GOOD, GOOD + " About 300 were arrested [1].", "5,000 were sent [1].",
+                  "It was 2,000 [8]."]:  # fmt: skip
+        openai.reply = reply
+        answers.append(run(answerer(openai.url), passages)[1])
+    answers.append(ExtractiveAnswerer().answer("How many Guard members?", passages))
+    assert outcome_counts(answers) == {
+        "invalid_citations": 1, "outcome_fallback": 2, "outcome_flagged": 1,
+        "outcome_none": 1, "outcome_verified": 1, "sentences_removed": 0,
+        "sentences_supported": 4, "sentences_uncited": 0, "sentences_unsupported": 2,
+    }  # fmt: skip
 
 
 def test_model_refusal(openai: OpenAIServer, passages) -> None:
