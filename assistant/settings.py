@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +32,20 @@ def settings_file() -> Path | None:
         return path
     default = Path(DEFAULT_SETTINGS_FILE)
     return default if default.is_file() else None
+
+
+class _NoSecretsToml(TomlConfigSettingsSource):
+    """The settings file, refusing keys: they come from the environment only, so a settings
+    file can be committed or shared without leaking one."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        if "llm_api_key" in values:
+            raise ConfigError(
+                f"{self.toml_file_path}: llm_api_key is not read from a settings file; "
+                "set ASSISTANT_LLM_API_KEY in the environment"
+            )
+        return values
 
 
 class Settings(BaseSettings):
@@ -66,6 +80,22 @@ class Settings(BaseSettings):
     refuse_below: float | None = Field(
         None, description="answer confidence under which to refuse (default: calibrated)"
     )
+    # language model (answerer = "llm"); see README "LLM backends"
+    llm_backend: Literal["openai", "ollama", "llamacpp"] = Field(
+        "openai", description="OpenAI-compatible server, Ollama, or in-process GGUF (llama.cpp)"
+    )
+    llm_model: str = Field("", description="model name (openai, ollama) or .gguf path (llamacpp)")
+    llm_base_url: str | None = Field(None, description="server URL (default: local server)")
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key; from the environment only (ASSISTANT_LLM_API_KEY)"
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="seconds to wait for the model")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
+    llm_context_window: int = Field(4096, ge=512, description="tokens the model reads at once")
+    llm_max_tokens: int = Field(400, ge=16, description="longest answer generated, in tokens")
+    llm_unsupported: Literal["flag", "remove"] = Field(
+        "flag", description="sentences their cited source does not support: flag or remove"
+    )
     max_question_chars: int = Field(2000, ge=50, description="longest question accepted")
     max_sessions: int = Field(1000, ge=1, description="chat sessions kept in memory")
 
@@ -81,7 +111,7 @@ class Settings(BaseSettings):
         default_factory=dict, description='JSON dump fields, e.g. {"text": "body"}'
     )
 
-    @field_validator("chroma_host")
+    @field_validator("chroma_host", "llm_base_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -98,7 +128,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = settings_file()
         if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            sources.append(_NoSecretsToml(settings_cls, toml_file=path))
         return tuple(sources)
 
     @classmethod
