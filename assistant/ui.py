@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from pydantic import ValidationError
 
 from assistant import ui_render as render
 from assistant.answers import Answer
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 EXAMPLES = [
     "How many Guard members were deployed?",
     "Who ordered the deployment?",
-    "Why did the protests begin?",
+    "What are activists urging?",
 ]
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".jsonl", ".gz"]
 CONCURRENCY = 10  # simultaneous events (answers, uploads) the queue runs
@@ -44,7 +45,8 @@ def _answers(asst: Assistant, session_id: str) -> list[Answer]:
 
 
 def _outlets(asst: Assistant) -> list[str]:
-    return sorted(name for name in asst.stats().sources if name)
+    # from the records, not stats(): stats() files articles without an outlet as "unknown"
+    return sorted({r.source for r in asst.list_articles() if r.source})
 
 
 def _article_choices(asst: Assistant) -> list[tuple[str, str]]:
@@ -61,8 +63,9 @@ def build_ui(asst: Assistant) -> Any:
             return Filters.model_validate(
                 {"sources": list(outlets or []), "since": since or None, "until": until or None}
             )
-        except ValueError as exc:
-            raise gr.Error(f"Filters: {exc}") from exc
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise gr.Error(f"Filters: {problems}") from exc
 
     def respond(
         question: str,
