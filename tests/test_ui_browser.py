@@ -91,10 +91,20 @@ def browser() -> Iterator[Any]:
 
 
 def open_page(browser: Any, app: dict[str, Any]) -> tuple[Any, Any, list[str]]:
-    """A fresh context (its own Gradio session) and page; dialogs are recorded and dismissed."""
+    """A fresh context (its own Gradio session) and page; dialogs are recorded and dismissed,
+    and any request leaving 127.0.0.1 (analytics, web fonts, CDNs) is recorded as well."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     dialogs: list[str] = []
+    outside = app.setdefault("outside_requests", [])
+    page.on(
+        "request",
+        lambda req: (
+            None
+            if req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else outside.append(req.url)
+        ),
+    )
 
     def on_dialog(dialog: Any) -> None:
         dialogs.append(dialog.message)
@@ -157,6 +167,7 @@ def test_sample_question_streams_a_cited_answer_with_a_source_card(
     assert "2,000" in rows[-1]["answer"] and rows[-1]["citations"][0]["n"] == 1
     assert rows[-1]["channel"] == "ui"
     assert not dialogs
+    assert not app["outside_requests"], "the page reached beyond 127.0.0.1"
     context.close()
 
 
