@@ -235,6 +235,24 @@ def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
         out.print(f"  {escape(source)}: {n}")
 
 
+@app.command()
+def ui(
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on (default: settings)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: settings)")] = None,
+) -> None:
+    """Start the web app (Gradio chat); ingests the built-in sample into an empty index."""
+    from index.embeddings import offline_environment
+
+    offline_environment()  # before gradio is imported: no analytics calls
+    from assistant.core import Assistant
+    from assistant.ui import launch
+
+    settings = _settings()
+    launch(Assistant.from_settings(settings), host=host, port=port)
+
+
 def main() -> None:
     """Console-script entry point: errors of ours become one clear line and exit status 2."""
     try:
