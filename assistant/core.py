@@ -83,6 +83,9 @@ class Assistant:
     def _prepare(self, question: str, session_id: str | None) -> tuple[str, str, list[Turn]]:
         question = self._check(question)
         history = self.sessions.history(session_id) if session_id else []
+        condense = getattr(self.answerer, "condense", None)  # the LLM answerer condenses
+        if condense is not None and history:
+            return question, str(condense(question, history)), history
         return question, standalone_question(question, history), history
 
     def ask(
