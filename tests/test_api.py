@@ -264,3 +264,42 @@ def test_cors_is_off_by_default(data_env: Path) -> None:
     app = create_app(Settings.load())
     assert all(m.cls is not CORSMiddleware for m in app.user_middleware)
     assert Settings.load().api_token is None
+
+
+def test_not_ready_when_the_assistant_cannot_start(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+        "ASSISTANT_EMBED_MODEL": str(tmp_path / "no-such-model"),
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline
+            try:
+                ready = httpx.get(f"{url}/readyz", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.3)
+                continue
+            if "could not start" in ready.text:
+                break
+            assert ready.status_code == 503, ready.text  # never ready
+            time.sleep(0.3)
+        assert ready.status_code == 503
+        assert "no-such-model" in ready.json()["detail"]
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        ask = httpx.post(f"{url}/v1/ask", json={"question": "Guard?"})
+        assert ask.status_code == 503 and "could not start" in ask.json()["detail"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
