@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench screenshot
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,3 +28,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/ingest.py --limit 500
+
+# docs/screenshot.png: the web app answering the sample question, in Debian's Chromium
+screenshot: setup
+	ASSISTANT_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_ui_browser.py -k sample_question

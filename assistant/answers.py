@@ -61,6 +61,33 @@ class Citation(BaseModel):
     also_in: list[SourceRef] = Field(default_factory=list)
 
 
+class SentenceCheck(BaseModel):
+    """How one sentence of a generated answer fared against the passages it cites."""
+
+    text: str
+    cites: list[int] = Field(default_factory=list)
+    # supported | unsupported | invalid (cites only passages not given) | uncited
+    status: str
+    missing: list[str] = Field(default_factory=list)
+    invalid_cites: list[int] = Field(default_factory=list)
+
+
+class Verification(BaseModel):
+    """Citation verification of a generated answer, kept so evaluation can count outcomes."""
+
+    # verified | flagged | removed | fallback (no supported citation) | error (model failed)
+    # | refused (the model said the sources don't hold the answer)
+    outcome: str
+    sentences: list[SentenceCheck] = Field(default_factory=list)
+    supported: int = 0
+    unsupported: int = 0
+    invalid_citations: int = 0
+    uncited: int = 0
+    removed: int = 0
+    model: str | None = None
+    raw: str | None = None
+
+
 class Answer(BaseModel):
     """The assistant's reply to one question."""
 
@@ -75,3 +102,4 @@ class Answer(BaseModel):
     confidence: float | None = None
     notices: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    verification: Verification | None = None

@@ -355,9 +355,12 @@ def _mount_ui(app: FastAPI, asst: Assistant) -> None:
     first = next(iter(inspect.signature(build).parameters), "")
     # build_ui takes the Assistant (chat UI) or, in older versions, the Settings
     blocks = build(asst) if first in {"assistant", "asst"} else build(asst.settings)
+    # as assistant.ui.launch does: a bounded queue, and the UI's stylesheet when it has one
+    blocks.queue(default_concurrency_limit=getattr(ui, "CONCURRENCY", 10), max_size=200)
+    render = getattr(ui, "render", None)
     if app.state.settings.api_token is not None:
         log.warning("the UI at /ui is not covered by ASSISTANT_API_TOKEN")
-    gr.mount_gradio_app(app, blocks, path="/ui")
+    gr.mount_gradio_app(app, blocks, path="/ui", css=getattr(render, "CSS", None))
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

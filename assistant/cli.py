@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant import components
+from assistant import cli_ask, components
 from assistant.settings import Settings
 from index.errors import AssistantError
 from index.pipeline import IngestReport, count_items
@@ -31,6 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.command()(cli_ask.ask)
+app.command()(cli_ask.chat)
 articles_app = typer.Typer(help="List, show and delete indexed articles.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
 
@@ -231,6 +233,24 @@ def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     out.print(f"embedding model: {escape(st.embedding_model)} ({st.dimension} dimensions)")
     for source, n in list(st.sources.items())[:20]:
         out.print(f"  {escape(source)}: {n}")
+
+
+@app.command()
+def ui(
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on (default: settings)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: settings)")] = None,
+) -> None:
+    """Start the web app (Gradio chat); ingests the built-in sample into an empty index."""
+    from index.embeddings import offline_environment
+
+    offline_environment()  # before gradio is imported: no analytics calls
+    from assistant.core import Assistant
+    from assistant.ui import launch
+
+    settings = _settings()
+    launch(Assistant.from_settings(settings), host=host, port=port)
 
 
 @app.command()

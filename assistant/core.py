@@ -134,6 +134,8 @@ class Assistant:
             else:
                 yield piece
         assert result is not None
+        if not got.passages and filters is not None and not filters.empty:
+            result.notices.append("no indexed article matches the filters")
         result.question = question
         if standalone != question:
             result.standalone_question = standalone

@@ -34,12 +34,14 @@ def settings_file() -> Path | None:
     return default if default.is_file() else None
 
 
-SECRET_FIELDS = ("api_token", "slack_bot_token", "slack_app_token", "slack_signing_secret")
+# secrets come from the environment only, so a settings file can be committed or shared
+SECRET_FIELDS = ("llm_api_key", "api_token", "slack_bot_token", "slack_app_token",
+                 "slack_signing_secret")  # fmt: skip
 
 
 class _NoSecretsToml(TomlConfigSettingsSource):
-    """The settings file, refusing secrets: files get committed and copied; tokens belong in
-    the environment (``ASSISTANT_API_TOKEN`` …)."""
+    """The settings file, refusing keys and tokens: they come from the environment only, so a
+    settings file can be committed or shared without leaking one."""
 
     def __call__(self) -> dict[str, Any]:
         values = super().__call__()
@@ -47,8 +49,8 @@ class _NoSecretsToml(TomlConfigSettingsSource):
         if found:
             names = ", ".join(f"ASSISTANT_{n.upper()}" for n in found)
             raise ConfigError(
-                f"the settings file sets {', '.join(found)}: secrets are read only from the "
-                f"environment ({names})"
+                f"{self.toml_file_path}: {', '.join(found)} is not read from a settings file; "
+                f"set {names} in the environment"
             )
         return values
 
@@ -85,6 +87,22 @@ class Settings(BaseSettings):
     refuse_below: float | None = Field(
         None, description="answer confidence under which to refuse (default: calibrated)"
     )
+    # language model (answerer = "llm"); see README "LLM backends"
+    llm_backend: Literal["openai", "ollama", "llamacpp"] = Field(
+        "openai", description="OpenAI-compatible server, Ollama, or in-process GGUF (llama.cpp)"
+    )
+    llm_model: str = Field("", description="model name (openai, ollama) or .gguf path (llamacpp)")
+    llm_base_url: str | None = Field(None, description="server URL (default: local server)")
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key; from the environment only (ASSISTANT_LLM_API_KEY)"
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="seconds to wait for the model")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
+    llm_context_window: int = Field(4096, ge=512, description="tokens the model reads at once")
+    llm_max_tokens: int = Field(400, ge=16, description="longest answer generated, in tokens")
+    llm_unsupported: Literal["flag", "remove"] = Field(
+        "flag", description="sentences their cited source does not support: flag or remove"
+    )
     max_question_chars: int = Field(2000, ge=50, description="longest question accepted")
     max_sessions: int = Field(1000, ge=1, description="chat sessions kept in memory")
 
@@ -94,7 +112,7 @@ class Settings(BaseSettings):
 
     # HTTP API (`assistant serve`); the token only from the environment or the settings file
     api_host: str = Field("127.0.0.1", description="address the HTTP API listens on")
-    api_port: int = Field(8080, description="port of the HTTP API")
+    api_port: int = Field(8088, description="port of the HTTP API")
     api_token: SecretStr | None = Field(
         None, description="bearer token the API requires (unset: no auth, loopback use only)"
     )
@@ -120,12 +138,12 @@ class Settings(BaseSettings):
         default_factory=dict, description='JSON dump fields, e.g. {"text": "body"}'
     )
 
-    @field_validator("chroma_host")
+    @field_validator("chroma_host", "llm_base_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator(*SECRET_FIELDS)
+    @field_validator(*SECRET_FIELDS[1:])  # the API's and Slack's
     @classmethod
     def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         # ASSISTANT_API_TOKEN= (set but empty) must not mean "the token is the empty string"

@@ -1,61 +1,237 @@
-"""Gradio face. For now a passage search over the index; the chat UI comes with the UI issue.
+"""The web app: a Gradio chat over the index, with cited sources, filters, upload, an index
+overview and thumbs up/down feedback.
 
-Article text is untrusted: everything shown is escaped, never rendered as markup.
+Each browser tab is one chat session (Gradio's session hash), so ten people at once get their
+own histories; the :class:`Assistant` is thread-safe and the queue runs ten events at a time.
+Everything from an article is escaped in :mod:`assistant.ui_render` before it reaches the page.
 """
 
 from __future__ import annotations
 
-import html
+import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from assistant import components
+import gradio as gr
+from pydantic import ValidationError
+
+from assistant import ui_render as render
+from assistant.answers import Answer
+from assistant.core import Assistant
+from assistant.feedback import FeedbackStore
+from assistant.retrieval import Filters
 from assistant.settings import Settings
+from index.errors import AssistantError
+from index.pipeline import IngestReport
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "How many Guard members were deployed?",
+    "Who ordered the deployment?",
+    "What are activists urging?",
+]
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".jsonl", ".gz"]
+CONCURRENCY = 10  # simultaneous events (answers, uploads) the queue runs
 
 
-def _render(hits: list[Any]) -> str:
-    if not hits:
-        return "No passages found."
-    parts = []
-    for n, hit in enumerate(hits, 1):
-        meta = hit.metadata
-        date = str(meta.get("published", ""))[:10] or "no date"
-        title = html.escape(str(meta.get("title", "")))
-        url = str(meta.get("url") or "")
-        link = ""
-        if url.startswith(("http://", "https://")):
-            link = f' · <a href="{html.escape(url, quote=True)}">{html.escape(url)}</a>'
+def _session(request: Any) -> str:
+    return str(getattr(request, "session_hash", None) or "anonymous")
 
-        parts.append(
-            f"<p><b>[{n}] {title}</b><br><small>{html.escape(str(meta.get('source') or '—'))}"
-            f" · {date}{link} · score {hit.score:.2f}</small><br>{html.escape(hit.text)}</p>"
+
+def _answers(asst: Assistant, session_id: str) -> list[Answer]:
+    return [turn.answer for turn in asst.history(session_id)]
+
+
+def _outlets(asst: Assistant) -> list[str]:
+    # from the records, not stats(): stats() files articles without an outlet as "unknown"
+    return sorted({r.source for r in asst.list_articles() if r.source})
+
+
+def _article_choices(asst: Assistant) -> list[tuple[str, str]]:
+    # Dropdown labels are rendered as text by the browser, never as markup.
+    return [(f"{r.title} — {r.source or '?'} ({r.id})", r.id) for r in asst.list_articles()]
+
+
+def build_ui(asst: Assistant) -> Any:
+    """The Gradio Blocks for ``asst``; serve it with :func:`launch`."""
+    feedback = FeedbackStore(asst.settings.data_dir)
+
+    def filters_from(outlets: list[str] | None, since: str, until: str) -> Filters:
+        try:
+            return Filters.model_validate(
+                {"sources": list(outlets or []), "since": since or None, "until": until or None}
+            )
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise gr.Error(f"Filters: {problems}") from exc
+
+    def respond(
+        question: str,
+        outlets: list[str] | None,
+        since: str,
+        until: str,
+        k: float,
+        request: gr.Request,
+    ) -> Iterator[tuple[str, str, str]]:
+        sid = _session(request)
+        answers = _answers(asst, sid)
+        question = (question or "").strip()
+        if not question:
+            yield render.chat_html(answers), render.sources_html(answers), ""
+            return
+        filters = filters_from(outlets, since, until)
+        text = ""
+        yield render.chat_html(answers, (question, text)), render.sources_html(answers), ""
+        try:
+            for piece in asst.stream(question, session_id=sid, k=int(k), filters=filters):
+                if isinstance(piece, Answer):
+                    break
+                text += piece
+                yield render.chat_html(answers, (question, text)), gr.skip(), ""
+        except AssistantError as exc:
+            gr.Warning(str(exc))
+            yield render.chat_html(answers), render.sources_html(answers), question
+            return
+        answers = _answers(asst, sid)
+        yield render.chat_html(answers), render.sources_html(answers), ""
+
+    def rate(evt: gr.EventData, request: gr.Request) -> str:
+        data = getattr(evt, "_data", None) or {}
+        turn, rating = data.get("turn"), data.get("rating")
+        answers = _answers(asst, _session(request))
+        if rating not in ("up", "down") or not isinstance(turn, int):
+            return gr.skip()
+        if not 0 <= turn < len(answers):
+            return gr.skip()
+        feedback.record(rating, answers[turn], channel="ui", session_id=_session(request))
+        verdict = "helpful" if rating == "up" else "not helpful"
+        return f"Thanks: “{verdict}” recorded for answer {turn + 1}."
+
+    def new_chat(request: gr.Request) -> tuple[str, str, str]:
+        asst.reset(_session(request))
+        return render.chat_html([]), render.sources_html([]), ""
+
+    def index_view() -> tuple[str, str, Any, Any]:
+        return (
+            render.overview_html(asst.stats()),
+            render.articles_html(asst.list_articles()),
+            gr.update(choices=_article_choices(asst), value=[]),
+            gr.update(choices=_outlets(asst)),
         )
-    return "\n".join(parts)
 
+    def upload(
+        files: list[str] | None, progress: gr.Progress = gr.Progress()
+    ) -> tuple[str, str, str, Any, Any]:
+        rows: list[dict[str, Any]] = []
+        paths = [Path(f) for f in files or []]
+        for i, path in enumerate(paths):
+            progress((i, len(paths)), desc=f"Ingesting {path.name}")
 
-def build_ui(settings: Settings) -> Any:
-    import gradio as gr
+            def step(report: IngestReport, i: int = i, name: str = path.name) -> None:
+                progress((i, len(paths)), desc=f"{name}: {report.items} article(s) read")
 
-    store = components.store(settings)
-    embedder = components.embedder(settings)
+            try:
+                report = asst.ingest_paths([path], progress=step)
+            except AssistantError as exc:
+                rows.append({"file": path.name, "ok": False, "result": f"failed: {exc}"})
+                continue
+            except Exception as exc:  # one bad file must not stop the others
+                log.exception("ingest of %s failed", path)
+                rows.append({"file": path.name, "ok": False, "result": f"failed: {exc}"})
+                continue
+            ok = report.ok and (report.new or report.updated or report.unchanged)
+            rows.append(
+                {"file": path.name, "ok": bool(ok), "result": render.describe_report(report)}
+            )
+        progress((len(paths), len(paths)), desc="Done")
+        if not rows:
+            return ("<p>Choose files first.</p>", *index_view())
+        return (render.ingest_rows_html(rows), *index_view())
 
-    def search(query: str, k: float) -> str:
-        if not query.strip():
-            return "Type a question or some keywords."
-        return _render(store.query(embedder.embed_query(query), int(k)))
+    def delete(ids: list[str] | None) -> tuple[str, str, str, Any, Any]:
+        deleted = asst.delete_articles(list(ids or [])) if ids else 0
+        note = f"<p>Deleted {deleted} article(s).</p>" if ids else "<p>Select articles first.</p>"
+        return (note, *index_view())
 
     with gr.Blocks(title="Newsroom assistant", analytics_enabled=False) as demo:
-        gr.Markdown("## Newsroom assistant — passage search")
-        with gr.Row():
-            query = gr.Textbox(
-                label="Question", placeholder="How many Guard members were deployed?", scale=4
+        gr.Markdown("## Newsroom assistant\nAnswers from the indexed news articles, with sources.")
+        with gr.Tab("Chat"), gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.HTML(render.chat_html([]), elem_id="chat", js_on_load=render.CHAT_JS)
+                with gr.Row():
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask about the news, e.g. How many Guard members were "
+                        "deployed?",
+                        scale=5,
+                        elem_id="question",
+                        max_length=asst.settings.max_question_chars,
+                    )
+                    ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                gr.Examples(EXAMPLES, inputs=question, label="Examples")
+                with gr.Accordion("Filters", open=False), gr.Row():
+                    outlet = gr.Dropdown(
+                        choices=_outlets(asst),
+                        multiselect=True,
+                        label="Outlets (none: all)",
+                        elem_id="outlet",
+                    )
+                    since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD")
+                    until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
+                    k = gr.Slider(1, 20, value=asst.settings.top_k, step=1, label="Passages")
+                with gr.Row():
+                    clear = gr.Button("New conversation", size="sm")
+                    thanks = gr.Markdown(elem_id="feedback-note")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(render.sources_html([]), elem_id="sources")
+        with gr.Tab("Upload", elem_id="upload-tab"):
+            gr.Markdown(
+                "Add articles: .txt / .md (optional `Title:`, `Source:`, `Date:`, `URL:` lines "
+                "at the top), .html, or .jsonl / .jsonl.gz dumps. They are searchable at once."
             )
-            k = gr.Slider(1, 20, value=5, step=1, label="passages")
-        results = gr.HTML()
-        query.submit(search, [query, k], results)
-        gr.Button("Search").click(search, [query, k], results)
+            files = gr.File(
+                file_count="multiple", file_types=UPLOAD_TYPES, label="Files", elem_id="files"
+            )
+            ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest")
+            ingest_result = gr.HTML(elem_id="ingest-result")
+        with gr.Tab("Index", elem_id="index-tab"):
+            overview = gr.HTML(elem_id="overview")
+            with gr.Row():
+                to_delete = gr.Dropdown(
+                    multiselect=True, label="Articles to delete", scale=4, elem_id="to-delete"
+                )
+                delete_btn = gr.Button("Delete", variant="stop", scale=1)
+            delete_note = gr.HTML()
+            articles = gr.HTML(elem_id="articles")
+
+        ask_inputs = [question, outlet, since, until, k]
+        ask_outputs = [chat, sources, question]
+        question.submit(respond, ask_inputs, ask_outputs)
+        ask.click(respond, ask_inputs, ask_outputs)
+        chat.click(rate, None, thanks)
+        clear.click(new_chat, None, [chat, sources, thanks])
+        index_outputs = [overview, articles, to_delete, outlet]
+        ingest_btn.click(upload, files, [ingest_result, *index_outputs])
+        delete_btn.click(delete, to_delete, [delete_note, *index_outputs])
+        demo.load(index_view, None, index_outputs)
     return demo
 
 
-def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    components.ensure_sample(settings)
-    build_ui(settings).launch(server_name=host, server_port=port)
+def launch(asst: Assistant, host: str | None = None, port: int | None = None) -> None:
+    """Ingest the sample into an empty index, then serve until interrupted."""
+    settings: Settings = asst.settings
+    added = asst.ensure_sample()
+    if added:
+        log.info("empty index: ingested %d sample article(s)", added)
+    demo = build_ui(asst)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=200)
+    demo.launch(
+        server_name=host or settings.ui_host,
+        server_port=port or settings.ui_port,
+        css=render.CSS,
+        show_error=True,
+        footer_links=["settings"],
+    )

@@ -303,3 +303,39 @@ def test_not_ready_when_the_assistant_cannot_start(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_one_process_serves_the_api_and_the_web_ui(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")},
+        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(ROOT),
+    }
+    log = (tmp_path / "serve.log").open("wb")
+    cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--ui"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        page = httpx.get(f"{url}/ui/", timeout=30)
+        assert page.status_code == 200 and "gradio" in page.text.lower()
+        config = httpx.get(f"{url}/ui/config", timeout=30).json()
+        assert config["components"], "the Gradio app is mounted with its components"
+        added = httpx.post(f"{url}/v1/articles", json=[sample_article()], timeout=60).json()
+        assert len(added["new"]) == 1
+        question = {"question": "How many Guard members were deployed?"}
+        res = httpx.post(f"{url}/v1/ask", json=question, timeout=60)
+        assert res.json()["answer"].startswith("2,000 [1]")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()

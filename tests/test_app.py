@@ -1,4 +1,5 @@
-"""`python app.py` on an empty data dir: ingests the sample and serves on 127.0.0.1."""
+"""`python app.py` on an empty data dir: ingests the sample, serves on 127.0.0.1, and keeps
+ten simultaneous users' chats apart. Driven over Gradio's own API with gradio_client."""
 
 from __future__ import annotations
 
@@ -7,59 +8,130 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from conftest import ROOT, free_port
 
+GUARD_Q = "How many Guard members were deployed?"
+WHY_Q = "Why did the protests begin?"
 
-def test_app_starts_on_an_empty_index_and_finds_the_sample(tmp_path: Path) -> None:
-    from gradio_client import Client
 
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("app")
     port = free_port()
     env = {
         **os.environ,
-        "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+        "ASSISTANT_DATA_DIR": str(tmp / "data"),
         "ASSISTANT_UI_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
-    log = (tmp_path / "app.log").open("wb")
+    env.pop("ASSISTANT_SETTINGS_FILE", None)
+    env.pop("ASSISTANT_CHROMA_HOST", None)
+    log_path = tmp / "app.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / "app.log").read_text()
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, log_path.read_text()
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     break
             except OSError:
+                assert time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.5)
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        html = client.predict("How many Guard members were deployed?", 3, api_name="/search")
-        assert "deploy 2,000 National Guard members" in html
-        assert "Tensions escalated in Los Angeles" in html
+        yield f"http://127.0.0.1:{port}/"
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         log.close()
 
 
-def test_article_markup_is_shown_as_text() -> None:
-    from assistant.ui import _render
-    from index.store import ChunkHit
+def _ask(client: Any, question: str, since: str = "", until: str = "") -> tuple[str, str]:
+    chat, sources, _ = client.predict(question, [], since, until, 5, api_name="/respond")
+    return chat, sources
 
-    hit = ChunkHit(
-        "x:1:0",
-        'Body <img src=x onerror="alert(1)"> text',
-        {
-            "title": "<script>alert('t')</script>",
-            "source": "<b>x</b>",
-            "url": "javascript:alert(1)",
-        },
-        0.5,
+
+def test_ten_users_at_once_get_their_own_answers_and_histories(app_url: str) -> None:
+    from gradio_client import Client
+
+    def user(i: int) -> tuple[int, str, str]:
+        client = Client(app_url, verbose=False)  # its own Gradio session
+        first = GUARD_Q if i % 2 == 0 else WHY_Q
+        _ask(client, first)
+        chat, sources = _ask(client, f"And who announced it? ({i})")
+        return i, chat, sources
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(user, range(10)))
+    for i, chat, sources in results:
+        mine = GUARD_Q if i % 2 == 0 else WHY_Q
+        other = WHY_Q if i % 2 == 0 else GUARD_Q
+        assert chat.count('class="turn"') == 2, chat
+        assert mine in chat and other not in chat
+        assert f"({i})" in chat
+        assert not any(f"({j})" in chat for j in range(10) if j != i)
+        if mine == GUARD_Q:
+            assert "2,000" in chat
+            assert 'class="src-card"' in sources
+
+
+def test_filters_reach_retrieval(app_url: str) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    # the sample has no publication date, so a date window leaves nothing to answer from
+    future = datetime.now(tz=UTC).year + 5
+    chat, _ = _ask(client, GUARD_Q, since=f"{future}-01-01")
+    assert "2,000" not in chat and 'class="msg bot refused"' in chat
+    with pytest.raises(AppError, match=r"Filters: .*'not a date'"):
+        _ask(client, GUARD_Q, since="not a date")
+
+
+def test_article_markup_is_escaped_in_every_rendering() -> None:
+    from assistant.answers import Answer, Citation, Passage
+    from assistant.ui_render import answer_html, chat_html, sources_html
+
+    text = 'Body <img src=x onerror="alert(1)"> says <script>alert(2)</script> yes.'
+    evil = "<script>alert('t')</script>"
+    passage = Passage(
+        chunk_id="a:1:0", article_id="a", title=evil, url="javascript:alert(1)",
+        source="<b>x</b>", start=100, end=100 + len(text), text=text,
+    )  # fmt: skip
+    lo = 100 + text.index("says")
+    citation = Citation(
+        n=1, article_id="a", title=evil, url="javascript:alert(1)", source="<b>x</b>",
+        chunk_id="a:1:0", start=lo, end=lo + 4, quote="says",
+    )  # fmt: skip
+    answer = Answer(
+        question="<img src=q>", answer=f"“{text}” [1] [7]", citations=[citation], passages=[passage]
     )
-    html = _render([hit])
-    assert "<script>" not in html and "<img" not in html and "<b>x</b>" not in html
-    assert "&lt;script&gt;" in html and "&lt;img" in html
-    assert "javascript:" not in html
+    page = chat_html([answer]) + sources_html([answer])
+    for raw in ("<script>", "<img", "<b>x</b>", "javascript:"):
+        assert raw not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "&lt;img src=q&gt;" in page
+    assert "<mark>says</mark>" in page  # the cited sentence, highlighted
+    # only cited numbers become links
+    linked = answer_html("a [1] b [7]", 0, {1})
+    assert '<a class="cite" href="#src-0-1"' in linked and linked.endswith("b [7]")
+
+
+def test_ui_subcommand_is_registered() -> None:
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    result = CliRunner().invoke(app, ["ui", "--help"])
+    assert result.exit_code == 0
+    assert "--port" in result.output and "--host" in result.output

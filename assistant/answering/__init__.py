@@ -14,8 +14,14 @@ __all__ = ["Answerer", "ExtractiveAnswerer", "citation", "make_answerer", "refus
 def make_answerer(settings: Settings, store: ChromaStore | None = None) -> Answerer:
     """The answerer the settings name; IDF weights come from the store's lexical index."""
     doc_freq = store.lexical.document_frequencies if store and store.lexical else None
+    extractive = ExtractiveAnswerer(doc_freq, refuse_below=settings.refuse_below)
     if settings.answerer == "extractive":
-        return ExtractiveAnswerer(doc_freq, refuse_below=settings.refuse_below)
+        return extractive
+    if settings.answerer == "llm":
+        # imported here so the extractive default never loads the LLM integrations
+        from assistant.answering.llm import LLMAnswerer
+
+        return LLMAnswerer.from_settings(settings, fallback=extractive)
     raise ConfigError(
-        f"unknown answerer {settings.answerer!r}: use 'extractive' (ASSISTANT_ANSWERER)"
+        f"unknown answerer {settings.answerer!r}: use 'extractive' or 'llm' (ASSISTANT_ANSWERER)"
     )

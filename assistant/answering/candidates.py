@@ -99,6 +99,8 @@ def _names(sentence: str) -> list[Candidate]:
             continue
         text = " ".join(words)
         start = sentence.find(text, m.start())
+        if start == 0 and text.isupper() and re.match(r"\s*[–—(,-]", sentence[len(text) :]):
+            continue  # a dateline ("WASHINGTON –"), not an answer
         out.append(Candidate(text, start, start + len(text)))
     return out
 

@@ -25,7 +25,7 @@ from index.lexical import stem
 
 # Calibrated on ../shared/eval/realtimeqa-2025 (see bench/answering.py): below this
 # confidence the indexed articles are taken not to hold the answer.
-DEFAULT_REFUSE_BELOW = 0.45
+DEFAULT_REFUSE_BELOW = 0.5
 
 DocFreq = Callable[[list[str]], tuple[dict[str, int], int]]
 _WORD = re.compile(r"\w+")
@@ -39,11 +39,27 @@ class Scored:
     text: str
     score: float
     coverage: float
+    context: float
     cands: list[Candidate]
 
 
 def _stems(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text.lower())}
+
+
+def _nearness(s: Scored, c: Candidate, qstems: set[str]) -> float:
+    """Share of the question's key stems within four words of the candidate."""
+    if not qstems:
+        return 0.0
+    before = _WORD.findall(s.text[: c.start].lower())[-4:]
+    after = _WORD.findall(s.text[c.end :].lower())[:4]
+    return len({stem(w) for w in before + after} & qstems) / len(qstems)
+
+
+def _shared(c: Candidate, qstems: set[str]) -> float:
+    """Share of the candidate's words that are the question's own (so not the answer)."""
+    words = [stem(w) for w in _WORD.findall(c.text.lower())]
+    return sum(w in qstems for w in words) / max(1, len(words))
 
 
 class ExtractiveAnswerer:
@@ -103,7 +119,7 @@ class ExtractiveAnswerer:
                 if info.kind is Kind.OTHER:
                     typed = 0.5
                 score = 1.0 * coverage + 0.35 * context + 0.3 * typed + 0.25 * prior
-                out.append(Scored(p, rank, span, text, score, coverage, cands))
+                out.append(Scored(p, rank, span, text, score, coverage, context, cands))
         out.sort(key=lambda s: -s.score)
         return info, out
 
@@ -116,7 +132,8 @@ class ExtractiveAnswerer:
             return Answer(question=question, answer=refusal_text(question), refused=True,
                           passages=passages, confidence=0.0)  # fmt: skip
         best = scored[0]
-        confidence = best.coverage * 0.7 + min(1.0, best.score) * 0.3
+        # how much of the question the best sentence, and its passage and title, speak to
+        confidence = 0.45 * best.coverage + 0.35 * best.context + 0.2 * min(1.0, best.score)
         if confidence < self.refuse_below:
             return Answer(
                 question=question,
@@ -126,6 +143,15 @@ class ExtractiveAnswerer:
                 confidence=round(confidence, 4),
             )
         short, chosen = self._choose(info, scored)
+        if short is None and info.kind in (Kind.NUMBER, Kind.DATE):
+            # the passages talk about the subject but none gives the figure or date asked for
+            return Answer(
+                question=question,
+                answer=refusal_text(question),
+                refused=True,
+                passages=passages,
+                confidence=round(confidence * 0.5, 4),
+            )
         citations: list[Citation] = []
         numbers: dict[str, int] = {}
         for s in chosen:
@@ -150,25 +176,35 @@ class ExtractiveAnswerer:
         )
 
     def _choose(self, info: QuestionInfo, scored: list[Scored]) -> tuple[str | None, list[Scored]]:
-        """The short answer (by votes of the best sentences) and the quotes to show."""
+        """The short answer (by votes of the sentences that cover the question well) and the
+        quotes to show. A candidate earns more near the question's own words ("2,000
+        National Guard members" for "how many Guard members")."""
         short: str | None = None
         first = scored[0]
+        qstems = {stem(t) for t in info.terms}
         if info.kind is not Kind.OTHER:
+            floor = max(0.25, 0.5 * first.coverage)
             votes: dict[str, float] = {}
             forms: dict[str, str] = {}
-            for s in scored[:8]:
+            where: dict[str, Scored] = {}
+            for s in scored[:10]:
+                if s.coverage < floor:
+                    continue
                 for c in s.cands:
-                    votes[c.key] = votes.get(c.key, 0.0) + s.score
+                    vote = s.score * (1.0 + _nearness(s, c, qstems)) * (1.0 - _shared(c, qstems))
+                    votes[c.key] = votes.get(c.key, 0.0) + vote
                     forms.setdefault(c.key, c.text)
+                    if c.key not in where or s.score > where[c.key].score:
+                        where[c.key] = s
             if votes:
                 key = max(votes, key=lambda k: votes[k])
                 short = forms[key]
-                first = next(s for s in scored if any(c.key == key for c in s.cands))
+                first = where[key]
         chosen = [first]
         for s in scored:
             if len(chosen) >= self.max_quotes:
                 break
-            if s is first or s.text == first.text or s.score < 0.6 * first.score:
+            if s.text == first.text or s.score < 0.75 * first.score:
                 continue
             chosen.append(s)
         return short, chosen

@@ -45,10 +45,10 @@ _RULES: list[tuple[re.Pattern[str], Kind]] = [
     ),
     (re.compile(rf"\b(when|(what|which) ({_TIME_NOUNS}))\b"), Kind.DATE),
     (re.compile(r"\b(who|whom|whose)\b"), Kind.PERSON),
-    (re.compile(rf"\b(which|what)(?: \w+)? ({_PERSON_NOUNS})\b"), Kind.PERSON),
+    (re.compile(rf"\b(which|what)(?: \w+){{0,2}} ({_PERSON_NOUNS})\b"), Kind.PERSON),
     (re.compile(r"\bwhere\b"), Kind.PLACE),
-    (re.compile(rf"\b(which|what)(?: \w+)? ({_PLACE_NOUNS})\b"), Kind.PLACE),
-    (re.compile(rf"\b(which|what) (\w+ )?({_ENTITY_NOUNS})\b"), Kind.ENTITY),
+    (re.compile(rf"\b(which|what)(?: \w+){{0,2}} ({_PLACE_NOUNS})\b"), Kind.PLACE),
+    (re.compile(rf"\b(which|what) (\w+ ){{0,2}}({_ENTITY_NOUNS})\b"), Kind.ENTITY),
 ]
 
 # Words of a question that say what kind of answer is wanted, not what it is about.
@@ -74,17 +74,20 @@ def analyse(question: str) -> QuestionInfo:
     """The kind comes from the question itself; for a rewritten follow-up ("Who ordered it?
     (about: How many ...)") the attached context only adds key terms."""
     low = question.split("(about:")[0].lower()
+    low = re.sub(r"\b(which|what) (one )?of (the|these) (following|options)\b,?", r"\1", low)
     kind = Kind.OTHER
     for pattern, k in _RULES:
         if pattern.search(low):
             kind = k
             break
-    focus = None
     m = _WH.search(low)
-    if m:
-        focus = m.group(2)
+    focus = m.group(1 + 1) if m else None
+    first_word = re.search(r"\b(?:which|what)\s+(\w+)", low)
+    if first_word and first_word.group(1) not in {"is", "was", "are", "were", "did", "does"}:
+        focus = first_word.group(1)
     verbs = {"is", "was", "are", "were", "did", "does", "do", "has", "have", "will"}
-    if kind is Kind.OTHER and re.match(r"^\s*(which|what)\b", low) and focus not in verbs:
+    nxt = re.match(r"^\s*(?:which|what)\s+(\w+)", low)
+    if kind is Kind.OTHER and nxt and nxt.group(1) not in verbs and focus not in verbs:
         kind = Kind.ENTITY  # "Which nation ...", "What animal ...": a name is wanted
     terms = [t for t in query_terms(question) if t not in QUESTION_WORDS]
     return QuestionInfo(question, kind, terms, focus)

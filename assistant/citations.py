@@ -1,0 +1,283 @@
+"""Citation verification for generated answers.
+
+A language model can cite a source that was never given, or cite a real one for a claim it
+made up. After generation every sentence is checked:
+
+- each ``[n]`` must name one of the passages given (1-based, in prompt order);
+- a sentence with citations must be supported by the passages it cites: at least every
+  number, date and proper name in it occurs there (or in the source's title, outlet and
+  publication date, which the prompt showed too);
+- a sentence without a citation that states such facts must find them in some passage.
+
+Sentences of a passage that read like instructions to the model ("ignore previous
+instructions …") never count as support: obeying an injected instruction would otherwise
+be "supported" by the very text that injected it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from assistant.answers import Answer, Passage, SentenceCheck
+
+MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+MARKERS_TAIL = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|rules?"
+    r"|directions?|guidelines?)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b"
+    r"|\b(?:assistant|ai|model|chatbot)s?\b[^.!?\n]{0,30}\b(?:must|should)\b[^.!?\n]{0,20}"
+    r"\b(?:say|answer|reply|respond|tell)\b",
+    re.IGNORECASE,
+)
+# "U.S.", "Mr.", "Jan." end with a full stop but not a sentence
+_ABBREV = re.compile(
+    r"(?:\b[A-Z]\.(?:[A-Z]\.)*|\b(?:Mr|Mrs|Ms|Dr|St|Sen|Rep|Gov|Gen|Lt|Col|Jr|Sr|Inc|Co"
+    r"|Corp|No|vs|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
+)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[A-Za-z][\w'’\-]*")
+_SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty "
+                                          "ninety".split()) if w != "_"}  # fmt: skip
+_NUMBER_WORDS = {*_UNITS, *_TENS, *_SCALE}
+# Capitalised words that are not names: sentence openers, pronouns, function words.
+_NOT_NAMES = set(
+    """a an the this that these those it its he she they we you i his her their our my your
+    in on at of for to from by with without about after before during since until as and or
+    but so yet if when while where which who whom whose what why how there here then than
+    also however meanwhile according some many most all both each several no not one other
+    another more less only just such yes today yesterday tomorrow tonight is are was were be
+    been has have had do does did will would can could should may might must mr mrs ms dr
+    officials official sources source article articles report reports""".split()
+)
+
+
+@dataclass
+class Fact:
+    """A checkable token of a sentence: a number (with its value) or a name."""
+
+    text: str
+    value: float | None = None
+
+
+def markers(text: str) -> list[int]:
+    """Every ``[n]`` (also ``[1, 2]``) in ``text``, in order."""
+    out: list[int] = []
+    for m in MARKER.finditer(text):
+        out.extend(int(x) for x in re.split(r"\s*[,;]\s*", m.group(1)))
+    return out
+
+
+def strip_markers(text: str) -> str:
+    return " ".join(MARKER.sub(" ", text).split())
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of an answer, its trailing ``[n]`` markers included.
+    A sentence ends at a line break, or at ``.!?`` followed by a space or the end; a full stop
+    inside "2.5" or "U.S." with no space after it does not end one."""
+    spans: list[tuple[int, int]] = []
+    start, i, n = 0, 0, len(text)
+    while i < n:
+        ch = text[i]
+        end = None
+        if ch == "\n":
+            end, nxt = i, i + 1
+        elif (
+            ch in ".!?"
+            and (i + 1 == n or text[i + 1] in ' \t\n["”’)')
+            and not (ch == "." and _ABBREV.search(text, 0, i + 1))
+        ):
+            j = i + 1
+            while j < n and text[j] in '"”’)':
+                j += 1
+            tail = MARKERS_TAIL.match(text, j)
+            if tail:
+                j = tail.end()
+            end, nxt = j, j
+        if end is not None:
+            if text[start:end].strip():
+                spans.append((start, end))
+            start = i = nxt
+            continue
+        i += 1
+    if text[start:].strip():
+        spans.append((start, n))
+    # trim the whitespace around each sentence
+    out = []
+    for s, e in spans:
+        seg = text[s:e]
+        lead = len(seg) - len(seg.lstrip())
+        out.append((s + lead, s + len(seg.rstrip())))
+    return out
+
+
+def _number_value(token: str) -> float | None:
+    try:
+        return float(token.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def numbers(text: str) -> list[Fact]:
+    """Numbers in digits ("2,000", "2.5 million", "20%") and in words ("two thousand");
+    "one"/"a" alone are not facts (too common in prose)."""
+    out: list[Fact] = []
+    words = re.findall(r"\d+(?:[.,]\d+)*|[A-Za-z]+", text)
+    i = 0
+    while i < len(words):
+        w = words[i]
+        lw = w.lower()
+        value: float | None = None
+        j = i + 1
+        if _NUMBER.fullmatch(w):
+            value = _number_value(w)
+        elif lw in _UNITS or lw in _TENS:
+            value = float(_UNITS.get(lw, _TENS.get(lw, 0)))
+            if j < len(words) and words[j].lower() in _UNITS and lw in _TENS:
+                value += _UNITS[words[j].lower()]
+                j += 1
+        if value is None:
+            i += 1
+            continue
+        while j < len(words) and words[j].lower() in _SCALE:
+            value *= _SCALE[words[j].lower()]
+            j += 1
+        if not (lw == "one" and j == i + 1):
+            out.append(Fact(" ".join(words[i:j]), value))
+        i = j
+    return out
+
+
+def names(text: str) -> list[str]:
+    """Capitalised words that are likely names of people, places, organisations, months or
+    weekdays. A capitalised sentence opener counts unless it is a common function word."""
+    out = []
+    for m in _WORD.finditer(strip_markers(text)):
+        word = re.sub(r"['’]s$", "", m.group(0)).strip("-'’")
+        lower = word.lower()
+        if not word or not word[0].isupper() or lower in _NOT_NAMES or lower in _NUMBER_WORDS:
+            continue
+        out.append(word)
+    return out
+
+
+def injected_spans(passage: Passage) -> list[tuple[int, int]]:
+    """Sentences of ``passage`` (article offsets) that read like instructions to a model."""
+    return [
+        span
+        for span in passage.sentences or [(passage.start, passage.end)]
+        if _INJECTION.search(passage.sentence_text(span))
+    ]
+
+
+def support_text(passage: Passage) -> str:
+    """What a citation of ``passage`` may draw on: its text without instruction-like
+    sentences, its title, outlet and publication date (the prompt shows all of them)."""
+    bad = set(injected_spans(passage))
+    spans = passage.sentences or [(passage.start, passage.end)]
+    body = " ".join(passage.sentence_text(s) for s in spans if s not in bad)
+    parts = [passage.title, passage.source, body]
+    if passage.published:
+        d = passage.published
+        parts.append(f"{d:%Y-%m-%d} {d:%A} {d:%B} {d.day} {d.year}")
+    return "\n".join(p for p in parts if p)
+
+
+class Support:
+    """The facts one body of text can vouch for."""
+
+    def __init__(self, text: str) -> None:
+        self.lower = text.lower()
+        self.values = {f.value for f in numbers(text) if f.value is not None}
+
+    def has_number(self, fact: Fact) -> bool:
+        return fact.value in self.values or fact.text.lower() in self.lower
+
+    def has_name(self, name: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", self.lower) is not None
+
+    def missing(self, sentence: str) -> list[str]:
+        """The numbers and names of ``sentence`` this text does not hold."""
+        plain = strip_markers(sentence)
+        out = [f.text for f in numbers(plain) if not self.has_number(f)]
+        out += [n for n in names(plain) if not self.has_name(n) and n not in out]
+        return out
+
+
+def check_sentences(text: str, passages: list[Passage]) -> list[SentenceCheck]:
+    """Check every sentence of the answer ``text`` against the ``passages`` (numbered 1..)."""
+    return [check for _, check in checked_sentences(text, passages)]
+
+
+def checked_sentences(
+    text: str, passages: list[Passage]
+) -> list[tuple[tuple[int, int], SentenceCheck]]:
+    """Each sentence's (start, end) in ``text`` with its check."""
+    anywhere = Support("\n".join(support_text(p) for p in passages))
+    checks: list[tuple[tuple[int, int], SentenceCheck]] = []
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        cites = list(dict.fromkeys(markers(sentence)))
+        valid = [n for n in cites if 1 <= n <= len(passages)]
+        invalid = [n for n in cites if n not in valid]
+        if not strip_markers(sentence):
+            continue
+        if valid:
+            joined = Support("\n".join(support_text(passages[n - 1]) for n in valid))
+            missing = joined.missing(sentence)
+            status = "unsupported" if missing else "supported"
+        elif invalid:
+            missing, status = [], "invalid"
+        else:
+            missing = anywhere.missing(sentence)
+            status = "unsupported" if missing else "uncited"
+        check = SentenceCheck(text=sentence, cites=valid, status=status, missing=missing,
+                              invalid_cites=invalid)  # fmt: skip
+        checks.append(((start, end), check))
+    return checks
+
+
+def best_sentence(passage: Passage, claims: list[str]) -> tuple[int, int]:
+    """The sentence of ``passage`` (article offsets) that best backs the ``claims`` citing
+    it: most shared facts first, then most shared words."""
+    spans = passage.sentences or [(passage.start, passage.end)]
+    bad = set(injected_spans(passage))
+    claim = " ".join(strip_markers(c) for c in claims)
+    facts = {f.value for f in numbers(claim)} | {n.lower() for n in names(claim)}
+    words = {w.lower() for w in re.findall(r"\w{3,}", claim)}
+
+    def score(span: tuple[int, int]) -> tuple[int, int, int]:
+        text = passage.sentence_text(span)
+        have = {f.value for f in numbers(text)} | {n.lower() for n in names(text)}
+        shared = {w.lower() for w in re.findall(r"\w{3,}", text)} & words
+        return (span not in bad, len(facts & have), len(shared))
+
+    return max(spans, key=score)
+
+
+def outcome_counts(answers: Iterable[Answer]) -> dict[str, int]:
+    """How often each verification case happened over ``answers`` (an evaluation run):
+    outcomes (verified, flagged, removed, fallback, error, refused; "none" for answers made
+    without a model) and the sentence totals behind them."""
+    counts: Counter[str] = Counter()
+    for a in answers:
+        v = a.verification
+        counts[f"outcome_{v.outcome if v else 'none'}"] += 1
+        if v:
+            counts["sentences_supported"] += v.supported
+            counts["sentences_unsupported"] += v.unsupported
+            counts["sentences_uncited"] += v.uncited
+            counts["sentences_removed"] += v.removed
+            counts["invalid_citations"] += v.invalid_citations
+    return dict(sorted(counts.items()))

@@ -1,0 +1,140 @@
+"""``assistant ask`` and ``assistant chat``: questions from the command line."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from assistant.answers import Answer
+from assistant.core import Assistant
+from assistant.retrieval import Filters
+from assistant.settings import Settings
+from index.errors import AssistantError, ConfigError, EmptyIndexError
+
+out = Console()
+err = Console(stderr=True)
+
+KOpt = Annotated[int | None, typer.Option("--k", "-k", help="passages to answer from")]
+SourceOpt = Annotated[
+    list[str] | None, typer.Option("--source", "-s", help="only this outlet (repeatable)")
+]
+SinceOpt = Annotated[str | None, typer.Option(help="only articles published on or after DATE")]
+UntilOpt = Annotated[str | None, typer.Option(help="only articles published on or before DATE")]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="the question's date: favours articles just before")
+]
+CollectionOpt = Annotated[
+    str | None, typer.Option("--collection", "-c", help="Chroma collection (default: settings)")
+]
+
+
+def _assistant(collection: str | None) -> Assistant:
+    settings = Settings.load()
+    if not settings.chroma_host and not (Path(settings.data_dir) / "chroma").exists():
+        raise EmptyIndexError(
+            f"no index in {settings.data_dir}: add articles first with `assistant ingest PATH`"
+            " (or set ASSISTANT_DATA_DIR)"
+        )
+    return Assistant.from_settings(settings, collection)
+
+
+def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
+    try:
+        return Filters.model_validate({"sources": source or [], "since": since, "until": until})
+    except ValidationError as exc:
+        problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"bad filter: {problems}") from exc
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    from index.articles import parse_published
+
+    parsed = parse_published(value)
+    if parsed is None:
+        raise ConfigError(f"--as-of: not a date: {value!r} (use YYYY-MM-DD)")
+    return parsed
+
+
+def print_answer(answer: Answer) -> None:
+    """The answer, then its numbered sources with the quoted sentence."""
+    style = "yellow" if answer.refused else "bold"
+    out.print(f"[{style}]{escape(answer.answer)}[/]", soft_wrap=True)
+    if answer.citations:
+        out.print()
+        out.print("[dim]Sources[/]")
+    for c in answer.citations:
+        date = c.published.date().isoformat() if c.published else "no date"
+        out.print(f"[{c.n}] [bold]{escape(c.title)}[/] — {escape(c.source or '—')}, {date}")
+        if c.url:
+            out.print(f"    {escape(c.url)}")
+        out.print(f"    “{escape(c.quote)}”", soft_wrap=True)
+        for other in c.also_in:
+            out.print(f"    also in: {escape(other.title)} — {escape(other.source or '—')}")
+    for notice in answer.notices:
+        out.print(f"[yellow]note:[/] {escape(notice)}")
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the Answer JSON")] = False,
+    k: KOpt = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    as_of: AsOfOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """Answer one question from the indexed articles, with numbered sources."""
+    filters = _filters(source, since, until)
+    when = _as_of(as_of)
+    answer = _assistant(collection).ask(question, k=k, filters=filters, as_of=when)
+    if as_json:
+        print(json.dumps(answer.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        print_answer(answer)
+
+
+def chat(
+    k: KOpt = None,
+    source: SourceOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    collection: CollectionOpt = None,
+) -> None:
+    """An interactive chat: follow-up questions use the earlier turns. Empty line or Ctrl-D
+    quits; /reset starts over."""
+    filters = _filters(source, since, until)
+    asst = _assistant(collection)
+    session = uuid.uuid4().hex
+    out.print("[dim]Ask about the indexed articles. /reset starts over; Ctrl-D quits.[/]")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        if not question or question in {"/quit", "/exit"}:
+            return
+        if question == "/reset":
+            asst.reset(session)
+            out.print("[dim]history cleared[/]")
+            continue
+        try:
+            answer = asst.chat(session, question, k=k, filters=filters)
+        except AssistantError as exc:  # a bad question must not end the chat
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            continue
+        if answer.standalone_question:
+            out.print(f"[dim](read as: {escape(answer.standalone_question)})[/]")
+        print_answer(answer)
+        out.print()

@@ -1,0 +1,245 @@
+"""HTML for the web app: the conversation, the source cards, the index overview.
+
+Article titles, text, outlets and URLs are untrusted. Every such string goes through
+``html.escape`` here, and only then is our own markup (``<a>``, ``<mark>``, ``<div>``) put
+around it; nothing from an article is ever handed to the page as HTML or markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from assistant.answers import Answer, Citation, Passage
+from index.pipeline import IngestReport
+from index.store import ArticleRecord, StoreStats
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _day(value: datetime | None) -> str:
+    return value.date().isoformat() if value else "no date"
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links become links: no javascript:, data: or relative URLs."""
+    if url and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return None
+
+
+def card_id(turn: int, n: int) -> str:
+    return f"src-{turn}-{n}"
+
+
+def answer_html(answer_text: str, turn: int, cited: set[int]) -> str:
+    """The answer text, escaped, with each known ``[n]`` turned into a link to its card."""
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in cited:
+            return match.group(0)
+        target = card_id(turn, n)
+        return f'<a class="cite" href="#{target}" data-target="{target}">[{n}]</a>'
+
+    return _MARKER.sub(link, esc(answer_text))
+
+
+def _turn_html(turn: int, question: str, body: str, *, final: bool, refused: bool) -> str:
+    rating = ""
+    if final:
+        rating = (
+            f'<span class="fb-row">'
+            f'<button class="fb" data-turn="{turn}" data-rating="up" aria-label="thumbs up">'
+            "▲ helpful</button>"
+            f'<button class="fb" data-turn="{turn}" data-rating="down" aria-label="thumbs down">'
+            "▼ not helpful</button></span>"
+        )
+    cls = "msg bot refused" if refused else "msg bot"
+    return (
+        f'<div class="turn" data-turn="{turn}">'
+        f'<div class="msg user">{esc(question)}</div>'
+        f'<div class="{cls}"><div class="text">{body}</div>{rating}</div></div>'
+    )
+
+
+def chat_html(answers: Sequence[Answer], pending: tuple[str, str] | None = None) -> str:
+    """The whole conversation; ``pending`` is (question, text so far) of a streaming turn."""
+    parts = []
+    for turn, answer in enumerate(answers):
+        body = answer_html(answer.answer, turn, {c.n for c in answer.citations})
+        notices = "".join(f'<div class="notice">{esc(n)}</div>' for n in answer.notices)
+        parts.append(
+            _turn_html(turn, answer.question, body + notices, final=True, refused=answer.refused)
+        )
+    if pending is not None:
+        question, text = pending
+        body = esc(text) + '<span class="cursor">▍</span>'
+        parts.append(_turn_html(len(answers), question, body, final=False, refused=False))
+    if not parts:
+        return (
+            '<div class="empty">Ask a question about the indexed news articles. Answers quote '
+            "their sources; click a [n] to see the passage it comes from.</div>"
+        )
+    return '<div class="conversation">' + "".join(parts) + "</div>"
+
+
+def _highlighted(passage: Passage, citation: Citation) -> str:
+    """The passage, escaped, with the cited sentence wrapped in <mark>."""
+    lo, hi = citation.start - passage.start, citation.end - passage.start
+    text = passage.text
+    if not (0 <= lo < hi <= len(text)):
+        return f"<mark>{esc(citation.quote)}</mark>"
+    return f"{esc(text[:lo])}<mark>{esc(text[lo:hi])}</mark>{esc(text[hi:])}"
+
+
+def _source_card(turn: int, citation: Citation, passages: dict[str, Passage]) -> str:
+    title = esc(citation.title or "Untitled")
+    url = _safe_url(citation.url)
+    if url:
+        title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+    meta = f"{esc(citation.source or 'unknown outlet')} · {_day(citation.published)}"
+    passage = passages.get(citation.chunk_id)
+    body = _highlighted(passage, citation) if passage else f"<mark>{esc(citation.quote)}</mark>"
+    also = ""
+    if citation.also_in:
+        copies = ", ".join(
+            f"{esc(ref.source or ref.title)} ({_day(ref.published)})" for ref in citation.also_in
+        )
+        also = f'<div class="also">Also in: {copies}</div>'
+    return (
+        f'<div class="src-card" id="{card_id(turn, citation.n)}">'
+        f'<div class="src-head"><span class="src-n">[{citation.n}]</span> {title}</div>'
+        f'<div class="src-meta">{meta}</div>'
+        f'<div class="passage">{body}</div>{also}</div>'
+    )
+
+
+def sources_html(answers: Sequence[Answer]) -> str:
+    """Source cards for every answer, newest first; only the newest is expanded."""
+    if not answers:
+        return '<div class="empty">Sources of the answers appear here.</div>'
+    blocks = []
+    for turn in range(len(answers) - 1, -1, -1):
+        answer = answers[turn]
+        passages = {p.chunk_id: p for p in answer.passages}
+        cards = "".join(_source_card(turn, c, passages) for c in answer.citations)
+        if not cards:
+            cards = '<div class="empty">No sources cited.</div>'
+        is_open = " open" if turn == len(answers) - 1 else ""
+        blocks.append(
+            f'<details class="sources"{is_open}><summary>Sources for: {esc(answer.question)}'
+            f"</summary>{cards}</details>"
+        )
+    return "".join(blocks)
+
+
+def overview_html(stats: StoreStats) -> str:
+    dates = (
+        f"{_day(stats.earliest)} … {_day(stats.latest)}" if stats.earliest and stats.latest else "—"
+    )
+    outlets = ", ".join(f"{esc(name or 'unknown')} ({n})" for name, n in stats.sources.items())
+    return (
+        f'<div class="overview"><b>{stats.articles}</b> articles · <b>{stats.chunks}</b> '
+        f"passages · published {dates}<br>Outlets: {outlets or '—'}</div>"
+    )
+
+
+def articles_html(records: Sequence[ArticleRecord], limit: int = 200) -> str:
+    rows = []
+    for r in records[:limit]:
+        url = _safe_url(r.url)
+        title = esc(r.title or "Untitled")
+        if url:
+            title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        rows.append(
+            f"<tr><td>{_day(r.published)}</td><td>{esc(r.source or '—')}</td><td>{title}</td>"
+            f"<td>{len(r.chunk_ids)}</td><td><code>{esc(r.id)}</code></td></tr>"
+        )
+    more = f"<p>… and {len(records) - limit} more</p>" if len(records) > limit else ""
+    return (
+        '<table class="articles"><thead><tr><th>published</th><th>outlet</th><th>title</th>'
+        f"<th>passages</th><th>id</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+    )
+
+
+def ingest_rows_html(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per uploaded file: what became of it."""
+    items = []
+    for row in rows:
+        cls = "ok" if row["ok"] else "failed"
+        items.append(f'<li class="{cls}"><b>{esc(row["file"])}</b>: {esc(row["result"])}</li>')
+    return f'<ul class="ingest-result">{"".join(items)}</ul>'
+
+
+def describe_report(report: IngestReport) -> str:
+    parts = [f"{len(report.new)} new", f"{len(report.updated)} updated"]
+    if report.unchanged:
+        parts.append(f"{report.unchanged} unchanged")
+    parts.append(f"{report.chunks} passages")
+    text = ", ".join(parts)
+    problems = [f"failed: {f.reason}" for f in report.failed]
+    problems += [f"skipped: {f.reason}" for f in report.skipped]
+    problems += [f"warning: {w}" for w in report.warnings]
+    return text + ("; " + "; ".join(problems) if problems else "")
+
+
+CSS = """
+#chat .conversation, #chat .empty { min-height: 320px; }
+#chat .turn { margin-bottom: 14px; }
+#chat .msg { padding: 8px 12px; border-radius: 10px; margin: 4px 0; }
+#chat .msg .text, #chat .msg.user { white-space: pre-wrap; }
+#chat .msg.user { background: var(--color-accent-soft); margin-left: 20%; }
+#chat .msg.bot { background: var(--block-background-fill); border: 1px solid
+  var(--border-color-primary); margin-right: 10%; }
+#chat .msg.refused { opacity: 0.85; font-style: italic; }
+#chat a.cite { font-weight: 600; text-decoration: none; cursor: pointer; }
+#chat .notice { font-size: 0.85em; color: var(--body-text-color-subdued); }
+#chat .fb-row { display: block; text-align: right; }
+#chat button.fb { background: none; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; cursor: pointer; font-size: 0.8em; margin-left: 6px; padding: 1px 6px; }
+#chat button.fb.chosen { border-color: var(--color-accent); color: var(--color-accent); }
+#sources .src-card { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 8px 10px; margin: 8px 0; }
+#sources .src-card.flash { outline: 3px solid var(--color-accent); }
+#sources .src-meta { font-size: 0.85em; color: var(--body-text-color-subdued); }
+#sources .passage { margin-top: 6px; white-space: pre-wrap; font-size: 0.92em; }
+#sources mark { background: #fde68a; color: inherit; padding: 0 1px; }
+#sources summary { cursor: pointer; font-weight: 600; }
+.empty { color: var(--body-text-color-subdued); padding: 12px; }
+table.articles { width: 100%; font-size: 0.9em; }
+.ingest-result li.failed { color: #b91c1c; }
+"""
+
+# Delegated handlers on the chat element: a [n] opens and flashes its source card (no
+# navigation), a thumb sends the rating to the server as a click event with data.
+CHAT_JS = """
+element.addEventListener('click', (event) => {
+  const cite = event.target.closest('a.cite');
+  if (cite) {
+    event.preventDefault();
+    const card = document.getElementById(cite.dataset.target);
+    if (card) {
+      const box = card.closest('details');
+      if (box) box.open = true;
+      card.scrollIntoView({behavior: 'smooth', block: 'center'});
+      document.querySelectorAll('.src-card.flash').forEach((c) => c.classList.remove('flash'));
+      card.classList.add('flash');
+    }
+    return;
+  }
+  const thumb = event.target.closest('button.fb');
+  if (thumb) {
+    thumb.parentElement.querySelectorAll('button.fb').forEach((b) => b.classList.remove('chosen'));
+    thumb.classList.add('chosen');
+    trigger('click', {turn: Number(thumb.dataset.turn), rating: thumb.dataset.rating});
+  }
+});
+"""
