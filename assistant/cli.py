@@ -253,6 +253,39 @@ def ui(
     launch(Assistant.from_settings(settings), host=host, port=port)
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address (default: api_host)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: api_port)")] = None,
+    ui: Annotated[
+        bool | None, typer.Option("--ui/--no-ui", help="also serve the web UI at /ui")
+    ] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs); see README "HTTP API"."""
+    from assistant.api import serve as run_api
+
+    settings = _settings()
+    if ui is not None:
+        settings = settings.model_copy(update={"api_mount_ui": ui})
+    run_api(settings, host, port)
+
+
+@app.command()
+def slack(
+    http: Annotated[
+        bool, typer.Option("--http", help="HTTP Events mode even when an app token is set")
+    ] = False,
+    host: Annotated[str, typer.Option(help="address of the events endpoint (HTTP mode)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int | None, typer.Option(help="port (default: slack_port)")] = None,
+) -> None:
+    """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode."""
+    from assistant.slack import run as run_slack
+
+    run_slack(_settings(), http=http, host=host, port=port)
+
+
 def main() -> None:
     """Console-script entry point: errors of ours become one clear line and exit status 2."""
     try:

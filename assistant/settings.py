@@ -34,16 +34,23 @@ def settings_file() -> Path | None:
     return default if default.is_file() else None
 
 
+# secrets come from the environment only, so a settings file can be committed or shared
+SECRET_FIELDS = ("llm_api_key", "api_token", "slack_bot_token", "slack_app_token",
+                 "slack_signing_secret")  # fmt: skip
+
+
 class _NoSecretsToml(TomlConfigSettingsSource):
-    """The settings file, refusing keys: they come from the environment only, so a settings
-    file can be committed or shared without leaking one."""
+    """The settings file, refusing keys and tokens: they come from the environment only, so a
+    settings file can be committed or shared without leaking one."""
 
     def __call__(self) -> dict[str, Any]:
         values = super().__call__()
-        if "llm_api_key" in values:
+        found = [name for name in SECRET_FIELDS if name in values]
+        if found:
+            names = ", ".join(f"ASSISTANT_{n.upper()}" for n in found)
             raise ConfigError(
-                f"{self.toml_file_path}: llm_api_key is not read from a settings file; "
-                "set ASSISTANT_LLM_API_KEY in the environment"
+                f"{self.toml_file_path}: {', '.join(found)} is not read from a settings file; "
+                f"set {names} in the environment"
             )
         return values
 
@@ -103,6 +110,26 @@ class Settings(BaseSettings):
     ui_host: str = Field("127.0.0.1", description="address the web app listens on")
     ui_port: int = Field(7860, description="port of the web app")
 
+    # HTTP API (`assistant serve`); the token only from the environment or the settings file
+    api_host: str = Field("127.0.0.1", description="address the HTTP API listens on")
+    api_port: int = Field(8088, description="port of the HTTP API")
+    api_token: SecretStr | None = Field(
+        None, description="bearer token the API requires (unset: no auth, loopback use only)"
+    )
+    api_max_request_bytes: int = Field(
+        25 * 1024 * 1024, ge=1024, description="largest request body the API accepts (413)"
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed cross-site requests (empty: CORS off)"
+    )
+    api_mount_ui: bool = Field(False, description="also serve the Gradio UI at /ui")
+
+    # Slack bot (`assistant slack`); secrets only from the environment or the settings file
+    slack_bot_token: SecretStr | None = Field(None, description="xoxb-… bot token")
+    slack_app_token: SecretStr | None = Field(None, description="xapp-… token for Socket Mode")
+    slack_signing_secret: SecretStr | None = Field(None, description="verifies HTTP events")
+    slack_port: int = Field(3000, description="port of the Slack events endpoint (HTTP mode)")
+
     # ingest
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks embedded and written at once")
     max_file_mb: int = Field(20, ge=1, description="largest .txt/.md/.html/.json/feed file read")
@@ -115,6 +142,12 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator(*SECRET_FIELDS[1:])  # the API's and Slack's
+    @classmethod
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        # ASSISTANT_API_TOKEN= (set but empty) must not mean "the token is the empty string"
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @classmethod
     def settings_customise_sources(

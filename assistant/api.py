@@ -1,0 +1,379 @@
+"""HTTP API (FastAPI): ``assistant serve``; the OpenAPI docs are at ``/docs``.
+
+One :class:`~assistant.core.Assistant` is built when the server starts (in the background, so
+``/healthz`` answers at once and ``/readyz`` turns 200 when the model and index are loaded) and
+shared by every request. Endpoints are plain ``def`` functions where they block, so FastAPI
+runs them in its threadpool; the Assistant is thread-safe.
+
+Errors are JSON ``{"detail": ..., "error": ...}`` with a status that says what went wrong,
+never a stack trace: a bad question 422, an empty index 409, a body over the limit 413, a
+missing or wrong bearer token 401.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import secrets
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from assistant.answers import Answer
+from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary
+from assistant.core import Assistant
+from assistant.feedback import FeedbackStore
+from assistant.retrieval import Filters
+from assistant.settings import Settings
+from index.errors import (
+    AssistantError,
+    ConfigError,
+    EmptyIndexError,
+    QuestionError,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[AssistantError], int, str]] = [
+    (QuestionError, 422, "question"),
+    (EmptyIndexError, 409, "empty_index"),
+    (StoreError, 503, "store"),
+    (ConfigError, 500, "config"),
+    (AssistantError, 400, "assistant"),
+]
+
+
+# -- request and response bodies ------------------------------------------------------------
+class FilterBody(BaseModel):
+    sources: list[str] = Field(default_factory=list, description="only these outlets")
+    since: datetime | None = Field(None, description="published on or after (date or datetime)")
+    until: datetime | None = Field(None, description="published on or before")
+
+
+class AskBody(BaseModel):
+    question: str = Field(description="the question (a follow-up when session_id has turns)")
+    k: int | None = Field(None, ge=1, le=50, description="passages to answer from")
+    filters: FilterBody | None = None
+    session_id: str | None = Field(None, max_length=200, description="chat session")
+    as_of: datetime | None = Field(None, description="the date the question is asked on")
+
+
+class FeedbackBody(BaseModel):
+    rating: Literal["up", "down"]
+    answer: Answer
+    session_id: str | None = None
+    user: str | None = None
+    comment: str | None = Field(None, max_length=2000)
+
+
+# -- dependencies -----------------------------------------------------------------------------
+_bearer = HTTPBearer(auto_error=False, description="ASSISTANT_API_TOKEN, when one is set")
+
+
+def _authorized(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    token = request.app.state.settings.api_token
+    if token is None:
+        return
+    given = creds.credentials if creds else ""
+    # constant-time: the comparison must not leak how much of a guess was right
+    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise HTTPException(
+            401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def _assistant(request: Request) -> Assistant:
+    asst: Assistant | None = request.app.state.assistant
+    if asst is None:
+        failed = request.app.state.startup_error
+        raise HTTPException(503, failed or "starting up: the model and index are loading")
+    return asst
+
+
+def _sse(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+def _error_body(exc: AssistantError) -> tuple[int, dict[str, str]]:
+    for kind, status, name in _STATUS:
+        if isinstance(exc, kind):
+            return status, {"detail": str(exc), "error": name}
+    raise AssertionError("unreachable: AssistantError is the last entry")
+
+
+# -- routes -----------------------------------------------------------------------------------
+router = APIRouter(prefix="/v1", dependencies=[Depends(_authorized)])
+
+
+@router.post("/ask", response_model=Answer, tags=["answers"])
+def ask(body: AskBody, asst: Assistant = Depends(_assistant)) -> Answer:
+    """Answer one question with cited sources (a chat turn when ``session_id`` is given)."""
+    filters = Filters(**body.filters.model_dump()) if body.filters else None
+    return asst.ask(
+        body.question, k=body.k, filters=filters, as_of=body.as_of, session_id=body.session_id
+    )
+
+
+@router.post(
+    "/ask/stream",
+    tags=["answers"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def ask_stream(body: AskBody, asst: Assistant = Depends(_assistant)) -> StreamingResponse:
+    """Server-Sent Events: ``delta`` events (``{"text": ...}``) as the answer is written, then
+    one ``answer`` event with the Answer JSON (or an ``error`` event)."""
+    filters = Filters(**body.filters.model_dump()) if body.filters else None
+    pieces = asst.stream(
+        body.question, k=body.k, filters=filters, as_of=body.as_of, session_id=body.session_id
+    )
+    # the first piece is taken here so a bad question or an empty index is an HTTP status,
+    # not an error in the middle of a 200 stream
+    first = next(pieces)
+
+    def events() -> Iterator[bytes]:
+        try:
+            for piece in itertools.chain([first], pieces):
+                if isinstance(piece, Answer):
+                    yield _sse("answer", piece.model_dump_json())
+                else:
+                    yield _sse("delta", json.dumps({"text": piece}, ensure_ascii=False))
+        except AssistantError as exc:
+            yield _sse("error", json.dumps(_error_body(exc)[1]))
+        except Exception:
+            log.exception("streaming an answer failed")
+            yield _sse("error", json.dumps({"detail": "internal error", "error": "internal"}))
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.delete("/sessions/{session_id}", status_code=204, tags=["answers"])
+def reset_session(session_id: str, asst: Assistant = Depends(_assistant)) -> Response:
+    """Forget a chat session's turns."""
+    asst.reset(session_id)
+    return Response(status_code=204)
+
+
+@router.post("/feedback", status_code=201, tags=["answers"])
+def feedback(body: FeedbackBody, request: Request) -> dict[str, bool]:
+    """Thumbs up/down on an answer, kept with the UI's and Slack's feedback."""
+    store = FeedbackStore(request.app.state.settings.data_dir)
+    store.record(
+        body.rating,
+        body.answer,
+        channel="api",
+        session_id=body.session_id,
+        user=body.user,
+        comment=body.comment,
+    )
+    return {"recorded": True}
+
+
+@router.post("/articles", tags=["articles"], openapi_extra=ARTICLES_BODY)
+async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) -> dict[str, Any]:
+    """Ingest articles: JSON records, or uploaded files (any format ``assistant ingest``
+    reads). Returns the ingest summary; ``ok`` is false when any item failed."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form(max_files=10_000)
+        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+        if not uploads:
+            raise HTTPException(422, "no files in the form")
+        with tempfile.TemporaryDirectory(prefix="assistant-upload-") as tmp:
+            paths, names = [], {}
+            for i, upload in enumerate(uploads):
+                # a folder per file keeps the client's name (the loader goes by its suffix)
+                # while a name like ../../x cannot leave the temporary folder
+                name = Path(upload.filename or f"upload-{i}.txt").name or f"upload-{i}.txt"
+                path = Path(tmp, str(i), name)
+                path.parent.mkdir()
+                path.write_bytes(await upload.read())
+                paths.append(path)
+                names[str(path)] = name
+            report = await run_in_threadpool(asst.ingest_paths, paths)
+        return ingest_summary(report, names)
+    if ctype.startswith("application/json"):
+        try:
+            data = await request.json()
+        except ValueError as exc:
+            raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+        records = data.get("articles") if isinstance(data, dict) else data
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise HTTPException(422, 'expected a list of article objects or {"articles": [...]}')
+        return ingest_summary(await run_in_threadpool(asst.ingest_records, records))
+    raise HTTPException(415, "send application/json or multipart/form-data")
+
+
+@router.get("/articles", tags=["articles"])
+def list_articles(
+    source: str | None = Query(None, description="only this outlet"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    asst: Assistant = Depends(_assistant),
+) -> dict[str, Any]:
+    """Indexed articles, newest first, without their text."""
+    records = asst.list_articles(source)
+    page = records[offset : offset + limit]
+    return {
+        "total": len(records),
+        "articles": [r.model_dump(mode="json", exclude={"text"}) for r in page],
+    }
+
+
+@router.get("/articles/{article_id}", tags=["articles"])
+def get_article(article_id: str, asst: Assistant = Depends(_assistant)) -> dict[str, Any]:
+    """One article with its full text."""
+    record = asst.get_article(article_id)
+    if record is None:
+        raise HTTPException(404, f"no article with id {article_id!r}")
+    return record.model_dump(mode="json")
+
+
+@router.delete("/articles/{article_id}", status_code=204, tags=["articles"])
+def delete_article(article_id: str, asst: Assistant = Depends(_assistant)) -> Response:
+    """Delete an article and its chunks."""
+    if not asst.delete_articles([article_id]):
+        raise HTTPException(404, f"no article with id {article_id!r}")
+    return Response(status_code=204)
+
+
+@router.get("/stats", tags=["articles"])
+def stats(asst: Assistant = Depends(_assistant)) -> Any:
+    """What the index holds."""
+    return jsonable_encoder(vars(asst.stats()))
+
+
+# -- the app ----------------------------------------------------------------------------------
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """The API app. Without ``assistant`` one is built from ``settings`` at startup."""
+    settings = settings or Settings.load()
+    if settings.api_mount_ui and assistant is None:
+        assistant = Assistant.from_settings(settings)  # the UI is built before serving
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.assistant is None:
+            threading.Thread(
+                target=_build, args=(app,), name="assistant-build", daemon=True
+            ).start()
+        yield
+
+    app = FastAPI(
+        title="Newsroom assistant",
+        version="1",
+        description="Questions about news articles, answered with cited sources.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.assistant = assistant
+    app.state.startup_error = None
+    app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up (no auth)."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """200 once the Assistant is built and the index open; 503 before (no auth)."""
+        if app.state.assistant is not None:
+            return JSONResponse({"status": "ready"})
+        detail = app.state.startup_error or "starting up"
+        return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
+
+    for kind, _status, _name in _STATUS:
+        app.add_exception_handler(kind, _assistant_error)
+    app.add_exception_handler(Exception, _internal_error)
+    if settings.api_cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
+    if settings.api_mount_ui and assistant is not None:
+        _mount_ui(app, assistant)
+    return app
+
+
+def _build(app: FastAPI) -> None:
+    try:
+        app.state.assistant = Assistant.from_settings(app.state.settings)
+        log.info("assistant ready")
+    except AssistantError as exc:
+        app.state.startup_error = f"could not start: {exc}"
+        log.error("could not build the assistant: %s", exc)
+    except Exception:
+        app.state.startup_error = "could not start: see the server log"
+        log.exception("could not build the assistant")
+
+
+async def _assistant_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AssistantError)
+    status, body = _error_body(exc)
+    return JSONResponse(body, status_code=status)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal error", "error": "internal"}, status_code=500)
+
+
+def _mount_ui(app: FastAPI, asst: Assistant) -> None:
+    """Serve the Gradio UI at /ui from the same process (not behind the bearer token)."""
+    import inspect
+
+    import gradio as gr
+
+    from assistant import ui
+
+    build = getattr(ui, "build_ui", None)
+    if build is None:
+        log.warning("assistant.ui has no build_ui(); the UI is not mounted")
+        return
+    first = next(iter(inspect.signature(build).parameters), "")
+    # build_ui takes the Assistant (chat UI) or, in older versions, the Settings
+    blocks = build(asst) if first in {"assistant", "asst"} else build(asst.settings)
+    # as assistant.ui.launch does: a bounded queue, and the UI's stylesheet when it has one
+    blocks.queue(default_concurrency_limit=getattr(ui, "CONCURRENCY", 10), max_size=200)
+    render = getattr(ui, "render", None)
+    if app.state.settings.api_token is not None:
+        log.warning("the UI at /ui is not covered by ASSISTANT_API_TOKEN")
+    gr.mount_gradio_app(app, blocks, path="/ui", css=getattr(render, "CSS", None))
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Run the API with uvicorn until interrupted."""
+    import uvicorn
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
+    if settings.api_token is None and (host or settings.api_host) not in {"127.0.0.1", "::1"}:
+        log.warning("serving beyond loopback without ASSISTANT_API_TOKEN: anyone can use it")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+    )

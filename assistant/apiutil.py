@@ -1,0 +1,116 @@
+"""Plumbing of the HTTP API kept out of its routes: the request size limit (pure ASGI), the
+ingest summary, and the OpenAPI description of the two-format article upload."""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from index.pipeline import IngestReport
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Answers 413 to a request whose body exceeds ``limit`` bytes, before reading it when the
+    client declares its length, else as soon as the running total passes the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(send)
+            return
+        seen = 0
+        started = rejected = False
+
+        async def counted() -> Message:
+            nonlocal seen, rejected
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit and not rejected:
+                    # answer now: the framework may catch the exception below and turn it
+                    # into a 400 of its own, which `tracked` then drops
+                    rejected = True
+                    if not started:
+                        await self._reject(send)
+                    raise _TooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if rejected:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with suppress(_TooLarge):  # already answered 413
+            await self.app(scope, counted, tracked)
+
+    async def _reject(self, send: Send) -> None:
+        body = json.dumps(
+            {"detail": f"request body over {self.limit:,} bytes", "error": "too_large"}
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def ingest_summary(report: IngestReport, names: dict[str, str] | None = None) -> dict[str, Any]:
+    def origin(text: str) -> str:
+        # uploads are written to a temporary folder: show the client its own file names
+        for path, name in (names or {}).items():
+            text = text.replace(path, name)
+        return text
+
+    return {
+        "ok": report.ok,
+        "new": report.new,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "failed": [{"origin": origin(f.origin), "reason": f.reason} for f in report.failed],
+        "skipped": [{"origin": origin(f.origin), "reason": f.reason} for f in report.skipped],
+        "warnings": [origin(w) for w in report.warnings],
+        "chunks": report.chunks,
+        "tokens": report.tokens,
+        "seconds": round(report.seconds, 3),
+    }
+
+
+ARTICLES_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "description": 'a list of articles or {"articles": [...]}; each '
+                    "{title, text, url, source, published}",
+                    "oneOf": [
+                        {"type": "array", "items": {"type": "object"}},
+                        {"type": "object", "properties": {"articles": {"type": "array"}}},
+                    ],
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            },
+        },
+    }
+}

@@ -1,0 +1,328 @@
+"""Newsroom Slack bot (slack-bolt): ``assistant slack``.
+
+Answers @mentions and direct messages in a thread: a "Searching…" placeholder first, then the
+answer in its place, with numbered source links, the quoted evidence and feedback buttons.
+A follow-up in the thread is a chat turn of session ``<channel>:<thread_ts>``; each answer
+carries its question in Slack message metadata, so after a restart the thread's history is
+read back with ``conversations.replies`` instead of being lost.
+
+Socket Mode when ``ASSISTANT_SLACK_APP_TOKEN`` is set (no public URL needed), else HTTP Events
+mode at ``POST /slack/events``, where Bolt verifies every request's signature and timestamp.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt import Ack, App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
+
+from assistant.answers import Answer, Citation
+from assistant.apiutil import BodyLimit
+from assistant.chat import Turn
+from assistant.core import Assistant
+from assistant.feedback import FeedbackStore, Rating
+from assistant.settings import Settings
+from index.errors import AssistantError, ConfigError
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = ":mag: Searching the articles…"
+METADATA_EVENT = "newsroom_assistant_answer"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_SECTION_MAX = 2900  # Slack refuses section text over 3000 characters
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: article text must not become links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int = _SECTION_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def source_line(c: Citation) -> str:
+    """``*[1]* <url|title> — outlet, 8 Jun 2025``; a plain title when the URL is not web."""
+    title = escape(c.title).replace("|", "¦")
+    link = f"<{c.url}|{title}>" if c.url and c.url.startswith(("http://", "https://")) else title
+    meta = [escape(c.source)] if c.source else []
+    if c.published:
+        meta.append(f"{c.published.day} {c.published:%b %Y}")
+    return f"*[{c.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+
+
+def to_mrkdwn(answer: Answer) -> tuple[str, str]:
+    """(answer text, sources) in Slack mrkdwn: quotes become block quotes, and each source is
+    a numbered link with outlet and date, followed by its quote unless the text has it."""
+    if answer.refused:
+        text = (
+            f":shrug: Sorry — I couldn't find that in the articles. {escape(answer.answer)}\n"
+            "_Try other words, or ask about something the articles cover._"
+        )
+        return text, ""
+    lines = []
+    for line in answer.answer.splitlines():
+        quoted = line.lstrip().startswith(("“", '"'))
+        lines.append(("> " if quoted else "") + escape(line))
+    sources = []
+    for c in answer.citations:
+        sources.append(source_line(c))
+        if c.quote and c.quote not in answer.answer:
+            sources.append(f"> “{escape(c.quote)}”")
+    return "\n".join(lines), "\n".join(sources)
+
+
+def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    text, sources = to_mrkdwn(answer)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    ]
+    if sources:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Sources*\n{sources}")}}
+        )
+    if answer.notices:
+        notes = " · ".join(escape(n) for n in answer.notices)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(notes)}]})
+    buttons = [("feedback_up", "👍 Helpful", "primary"), ("feedback_down", "👎 Not helpful", None)]
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "feedback",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": action,
+                    "text": {"type": "plain_text", "text": label},
+                    "value": action.removeprefix("feedback_"),
+                    **({"style": style} if style else {}),
+                }
+                for action, label, style in buttons
+            ],
+        }
+    )
+    return blocks
+
+
+class SlackBot:
+    """The listeners, with the Assistant, the feedback store and recent answers (for the
+    buttons) they share."""
+
+    def __init__(self, asst: Assistant, keep: int = 2000) -> None:
+        self.asst = asst
+        self.feedback = FeedbackStore(asst.settings.data_dir)
+        self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def register(self, app: App) -> None:
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.action("feedback_up")(self.on_feedback)
+        app.action("feedback_down")(self.on_feedback)
+        app.error(self.on_error)
+
+    # -- events ----------------------------------------------------------------------------
+    def _first_time(self, body: dict[str, Any]) -> bool:
+        """Slack re-delivers an event it thinks was missed; answer each event id once."""
+        event_id = str(body.get("event_id") or "")
+        if not event_id:
+            return True
+        with self._lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = None
+            while len(self._seen) > self._keep:
+                self._seen.popitem(last=False)
+            return True
+
+    def on_mention(self, event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        if event.get("bot_id") or not self._first_time(body):
+            return
+        self.answer(client, event)
+
+    def on_message(self, event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        # direct messages only: in channels the bot answers when mentioned (app_mention);
+        # edits, joins and other subtypes, and other bots' messages are not questions
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        if self._first_time(body):
+            self.answer(client, event)
+
+    def answer(self, client: WebClient, event: dict[str, Any]) -> None:
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        session = f"{channel}:{thread_ts}"
+        question = _MENTION.sub("", event.get("text") or "").strip()
+        placeholder = client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=PLACEHOLDER
+        )
+        try:
+            if event.get("thread_ts") and not self.asst.history(session):
+                self._restore_history(client, channel, thread_ts, session)
+            answer = self.asst.ask(question, session_id=session)
+        except AssistantError as exc:
+            log.info("no answer in %s: %s", session, exc)
+            client.chat_update(
+                channel=channel, ts=placeholder["ts"], text=f":warning: {escape(str(exc))}"
+            )
+            return
+        except Exception:
+            log.exception("answering in %s failed", session)
+            client.chat_update(
+                channel=channel,
+                ts=placeholder["ts"],
+                text=":warning: Sorry, something went wrong while answering. "
+                "The error has been logged; please try again.",
+            )
+            return
+        payload = {
+            "question": answer.question,
+            "standalone": answer.standalone_question or answer.question,
+            "short_answer": answer.short_answer or "",
+            "refused": answer.refused,
+        }
+        client.chat_update(
+            channel=channel,
+            ts=placeholder["ts"],
+            text=answer.answer,  # the notification / screen-reader text
+            blocks=answer_blocks(answer),
+            metadata={"event_type": METADATA_EVENT, "event_payload": payload},
+        )
+        with self._lock:
+            self._answers[f"{channel}:{placeholder['ts']}"] = answer
+            while len(self._answers) > self._keep:
+                self._answers.popitem(last=False)
+
+    def _restore_history(
+        self, client: WebClient, channel: str, thread_ts: str, session: str
+    ) -> None:
+        """Rebuild the session from the thread (e.g. after a restart): the earlier answers'
+        metadata holds each turn's question and the standalone form it was answered as."""
+        replies = client.conversations_replies(
+            channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+        )
+        for message in replies.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") != METADATA_EVENT:
+                continue
+            p = meta.get("event_payload") or {}
+            previous = Answer(
+                question=str(p.get("question", "")),
+                answer=str(message.get("text", "")),
+                refused=bool(p.get("refused")),
+                short_answer=p.get("short_answer") or None,
+            )
+            turn = Turn(previous.question, str(p.get("standalone") or previous.question), previous)
+            self.asst.sessions.add(session, turn)
+
+    # -- feedback buttons ------------------------------------------------------------------
+    def on_feedback(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        channel = (body.get("channel") or {}).get("id", "")
+        message = body.get("message") or {}
+        user = (body.get("user") or {}).get("id")
+        with self._lock:
+            answer = self._answers.get(f"{channel}:{message.get('ts')}")
+        if answer is None:  # answered before a restart: keep what the message itself says
+            p = (message.get("metadata") or {}).get("event_payload") or {}
+            answer = Answer(
+                question=str(p.get("question", "")),
+                answer=str(message.get("text", "")),
+                refused=bool(p.get("refused")),
+            )
+        rating: Rating = "up" if action.get("action_id") == "feedback_up" else "down"
+        thread_ts = message.get("thread_ts") or message.get("ts")
+        self.feedback.record(
+            rating, answer, channel="slack", session_id=f"{channel}:{thread_ts}", user=user
+        )
+        if user:
+            client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                thread_ts=thread_ts,
+                text="Thanks — your feedback was recorded.",
+            )
+
+    def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("slack listener failed (%s): %s", body.get("type"), error, exc_info=error)
+
+
+def build_app(
+    asst: Assistant, settings: Settings | None = None, client: WebClient | None = None
+) -> App:
+    """The Bolt app. ``client`` defaults to a WebClient with the bot token (tests point one at
+    a Slack Web API fake with ``base_url``)."""
+    settings = settings or asst.settings
+    token = settings.slack_bot_token
+    if client is None:
+        if token is None:
+            raise ConfigError("ASSISTANT_SLACK_BOT_TOKEN (the xoxb-… bot token) is not set")
+        client = WebClient(token=token.get_secret_value())
+    secret = settings.slack_signing_secret
+    try:
+        app = App(
+            client=client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            # without a signing secret only Socket Mode works; HTTP mode checks for one
+            request_verification_enabled=secret is not None,
+        )
+    except Exception as exc:  # an auth.test refusal: a wrong or revoked token
+        raise ConfigError(f"Slack did not accept the bot token: {exc}") from exc
+    SlackBot(asst).register(app)
+    return app
+
+
+def events_app(app: App, max_body: int = 1_000_000) -> FastAPI:
+    """An ASGI app serving Bolt at ``POST /slack/events`` (events and interactivity)."""
+    web = FastAPI(title="Newsroom assistant Slack events", docs_url=None, redoc_url=None)
+
+    @web.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        # dispatch verifies the signature and acks; the answer runs on Bolt's executor
+        response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    @web.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    web.add_middleware(BodyLimit, limit=max_body)
+    return web
+
+
+def run(
+    settings: Settings, http: bool = False, host: str = "127.0.0.1", port: int | None = None
+) -> None:
+    """``assistant slack``: Socket Mode with an app token (unless ``http``), else HTTP mode."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
+    socket_mode = settings.slack_app_token is not None and not http
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise ConfigError(
+            "HTTP mode needs ASSISTANT_SLACK_SIGNING_SECRET (or set ASSISTANT_SLACK_APP_TOKEN "
+            "for Socket Mode)"
+        )
+    app = build_app(Assistant.from_settings(settings), settings)
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None
+        log.info("Slack bot connecting in Socket Mode")
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        return
+    import uvicorn
+
+    uvicorn.run(events_app(app), host=host, port=port or settings.slack_port)

@@ -1,0 +1,308 @@
+"""The Slack bot over real HTTP: signed Events API requests POSTed to the Bolt endpoint
+(uvicorn on 127.0.0.1), and the bot talking to a Slack Web API fake on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from conftest import SAMPLE, free_port
+from slack_fake import BOT_ID, BOT_USER, FakeSlack
+
+from assistant.slack import PLACEHOLDER
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+_ids = iter(range(1, 10_000))
+
+
+class Bot:
+    def __init__(self, url: str, fake: FakeSlack, asst: Any, data: Path) -> None:
+        self.url, self.fake, self.asst, self.data = url, fake, asst, data
+
+    def post(
+        self,
+        body: bytes,
+        ctype: str = "application/json",
+        ts: int | None = None,
+        secret: str = SECRET,
+        signed: bool = True,
+    ) -> httpx.Response:
+        stamp = str(ts if ts is not None else int(time.time()))
+        base = b"v0:" + stamp.encode() + b":" + body
+        sig = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+        headers = {"content-type": ctype}
+        if signed:
+            headers |= {"x-slack-request-timestamp": stamp, "x-slack-signature": sig}
+        return httpx.post(self.url, content=body, headers=headers, timeout=30)
+
+    def event(self, event: dict[str, Any], event_id: str | None = None) -> httpx.Response:
+        body = {
+            "token": "unused",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids)}",
+            "event_time": int(time.time()),
+            "event": event,
+        }
+        res = self.post(json.dumps(body).encode())
+        assert res.status_code == 200, res.text
+        return res
+
+    def ask(self, channel: str, text: str, thread_ts: str | None = None, **extra: Any) -> str:
+        """A reporter's message @mentioning the bot; returns the message's ts."""
+        ts = self.fake.add_user_message(channel, text, thread_ts)
+        event = {
+            "type": "app_mention",
+            "user": "UREPORTER",
+            "text": text,
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+            **extra,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        self.event(event)
+        return ts
+
+    def reply(self, channel: str, thread_ts: str) -> dict[str, Any]:
+        """The bot's answer in the thread, once the placeholder has been replaced."""
+
+        def done() -> dict[str, Any] | None:
+            with self.fake.lock:
+                for (ch, _), m in sorted(self.fake.messages.items(), key=lambda kv: kv[0][1]):
+                    mine = ch == channel and m.get("bot_id") and m.get("thread_ts") == thread_ts
+                    if mine and m["text"] != PLACEHOLDER and m.get("_seen") is None:
+                        m["_seen"] = True  # each answer is returned once
+                        return dict(m)
+            return None
+
+        return self.fake.wait_for(done)
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    import uvicorn
+    from slack_sdk import WebClient
+
+    from assistant import Assistant, Settings
+    from assistant.slack import build_app, events_app
+
+    data = tmp_path_factory.mktemp("slack") / "data"
+    settings = Settings.load(data_dir=data, slack_signing_secret=SECRET)
+    asst = Assistant.from_settings(settings)
+    report = asst.ingest_records(
+        [
+            {
+                "title": "National Guard deployed to Los Angeles",
+                "text": SAMPLE.read_text(),
+                "url": "https://news.example/la-guard",
+                "source": "news.example",
+                "published": "2025-06-08",
+            }
+        ]
+    )
+    assert len(report.new) == 1
+    fake = FakeSlack()
+    app = build_app(asst, settings, WebClient(token="xoxb-test", base_url=fake.url))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(events_app(app), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    fake.wait_for(lambda: server.started, timeout=30)
+    assert fake.calls_of("auth.test"), "Bolt verifies the token with the (fake) Web API"
+    yield Bot(f"http://127.0.0.1:{port}/slack/events", fake, asst, data)
+    server.should_exit = True
+    thread.join(timeout=10)
+    fake.close()
+
+
+def test_signatures_are_verified(bot: Bot) -> None:
+    challenge = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "x"})
+    ok = bot.post(challenge.encode())
+    assert ok.status_code == 200 and "c-123" in ok.text
+
+    mention = {
+        "type": "event_callback",
+        "event_id": "EvBAD",
+        "team_id": "T1",
+        "event": {
+            "type": "app_mention",
+            "user": "U1",
+            "text": f"<@{BOT_USER}> How many Guard members?",
+            "ts": "1.000001",
+            "channel": "CBAD",
+        },
+    }
+    body = json.dumps(mention).encode()
+    assert bot.post(body, secret="not-the-secret").status_code == 401
+    assert bot.post(body, ts=int(time.time()) - 600).status_code == 401  # stale: replay
+    assert bot.post(body, signed=False).status_code == 401
+    assert bot.post(challenge.encode(), signed=False).status_code == 401
+    time.sleep(0.5)
+    assert not [c for c in bot.fake.calls_of("chat.postMessage") if c["channel"] == "CBAD"]
+
+
+def test_mention_is_answered_in_a_thread_with_citations(bot: Bot) -> None:
+    ts = bot.ask("C1", f"<@{BOT_USER}> How many Guard members were deployed?")
+    answer = bot.reply("C1", ts)
+    posts = [c for c in bot.fake.calls_of("chat.postMessage") if c.get("thread_ts") == ts]
+    assert [p["text"] for p in posts] == [PLACEHOLDER]  # one placeholder, in the thread
+    updates = [c for c in bot.fake.calls_of("chat.update") if c["ts"] == answer["ts"]]
+    assert len(updates) == 1  # the placeholder itself became the answer
+    assert answer["text"].startswith("2,000 [1]")
+    blocks = answer["blocks"]
+    main, sources = blocks[0]["text"]["text"], blocks[1]["text"]["text"]
+    assert main.startswith("2,000 [1]")
+    assert "> “Following clashes between demonstrators" in main  # the quoted evidence
+    assert (
+        "*[1]* <https://news.example/la-guard|National Guard deployed to Los Angeles>"
+        " — news.example, 8 Jun 2025"
+    ) in sources
+    buttons = blocks[-1]["elements"]
+    assert [b["action_id"] for b in buttons] == ["feedback_up", "feedback_down"]
+    assert (
+        answer["metadata"]["event_payload"]["question"] == "How many Guard members were deployed?"
+    )
+
+
+def test_follow_up_uses_the_thread_history_even_after_a_restart(bot: Bot) -> None:
+    root = bot.ask("C2", f"<@{BOT_USER}> How many Guard members were deployed?")
+    bot.reply("C2", root)
+    bot.ask("C2", f"<@{BOT_USER}> and who announced it?", thread_ts=root)
+    follow = bot.reply("C2", root)
+    history = bot.asst.history(f"C2:{root}")
+    assert len(history) == 2
+    assert "How many Guard members were deployed?" in history[1].standalone
+    assert "[1]" in follow["text"] and "la-guard" in json.dumps(follow["blocks"])
+
+    bot.asst.reset(f"C2:{root}")  # as after a restart: the sessions live in memory
+    bot.ask("C2", f"<@{BOT_USER}> and when?", thread_ts=root)
+    bot.reply("C2", root)
+    replies = [c for c in bot.fake.calls_of("conversations.replies") if c["ts"] == root]
+    assert replies, "the thread was read back from Slack"
+    history = bot.asst.history(f"C2:{root}")
+    assert [t.question for t in history] == [
+        "How many Guard members were deployed?",
+        "and who announced it?",
+        "and when?",
+    ]
+    assert "Guard members were deployed" in history[2].standalone
+
+
+def test_direct_messages_answered_and_bot_messages_ignored(bot: Bot) -> None:
+    def dm(text: str, **extra: Any) -> str:
+        ts = bot.fake.add_user_message("D1", text)
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D1",
+            "text": text,
+            "ts": ts,
+            "event_ts": ts,
+            "user": "UREPORTER",
+            **extra,
+        }
+        bot.event(event)
+        return ts
+
+    ignored = [
+        dm("How many Guard members?", bot_id="B2", subtype="bot_message"),
+        dm("How many Guard members?", user=BOT_USER, bot_id=BOT_ID),  # its own
+        dm("How many Guard members?", subtype="message_changed"),
+    ]
+    ts = dm("How many Guard members were deployed?")
+    assert bot.reply("D1", ts)["text"].startswith("2,000 [1]")
+    time.sleep(0.5)
+    threads = {c.get("thread_ts") for c in bot.fake.calls_of("chat.postMessage")}
+    assert not threads & set(ignored)
+
+
+def test_each_event_is_answered_once(bot: Bot) -> None:
+    ts = bot.fake.add_user_message("C3", f"<@{BOT_USER}> How many Guard members were deployed?")
+    event = {
+        "type": "app_mention",
+        "user": "U1",
+        "text": f"<@{BOT_USER}> How many Guard members were deployed?",
+        "ts": ts,
+        "channel": "C3",
+        "event_ts": ts,
+    }
+    bot.event(event, event_id="EvSAME")
+    bot.event(event, event_id="EvSAME")  # Slack's retry of the same delivery
+    bot.reply("C3", ts)
+    time.sleep(0.5)
+    assert len([c for c in bot.fake.calls_of("chat.postMessage") if c["channel"] == "C3"]) == 1
+
+
+def test_refusal_is_polite(bot: Bot) -> None:
+    ts = bot.ask("C4", f"<@{BOT_USER}> Who won the 1998 World Cup?")
+    reply = bot.reply("C4", ts)
+    text = reply["blocks"][0]["text"]["text"]
+    assert text.startswith(":shrug: Sorry — I couldn't find that in the articles.")
+    assert "Sources" not in json.dumps(reply["blocks"])
+    assert reply["metadata"]["event_payload"]["refused"] is True
+
+
+def test_errors_reach_the_user_as_a_short_message(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ts = bot.ask("C5", f"<@{BOT_USER}>")
+    assert bot.reply("C5", ts)["text"].startswith(":warning: the question is empty")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("db password is hunter2")
+
+    monkeypatch.setattr(bot.asst, "ask", broken)
+    ts = bot.ask("C5", f"<@{BOT_USER}> How many Guard members were deployed?")
+    text = bot.reply("C5", ts)["text"]
+    assert text.startswith(":warning: Sorry, something went wrong")
+    assert "hunter2" not in text and "Traceback" not in text
+
+
+def test_feedback_buttons_are_recorded(bot: Bot) -> None:
+    ts = bot.ask("C6", f"<@{BOT_USER}> How many Guard members were deployed?")
+    answer = bot.reply("C6", ts)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "UEDITOR"},
+        "api_app_id": "A1",
+        "channel": {"id": "C6"},
+        "container": {"type": "message", "message_ts": answer["ts"], "channel_id": "C6"},
+        "message": {k: answer[k] for k in ("ts", "text", "thread_ts", "metadata")},
+        "trigger_id": "1.2.3",
+        "response_url": "http://127.0.0.1:9/unused",
+        "actions": [
+            {
+                "action_id": "feedback_down",
+                "block_id": "feedback",
+                "type": "button",
+                "value": "down",
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    res = bot.post(body, ctype="application/x-www-form-urlencoded")
+    assert res.status_code == 200
+    bot.fake.wait_for(
+        lambda: [c for c in bot.fake.calls_of("chat.postEphemeral") if c["channel"] == "C6"]
+    )
+    line = json.loads((bot.data / "feedback.jsonl").read_text().splitlines()[-1])
+    assert (line["rating"], line["channel"], line["user"]) == ("down", "slack", "UEDITOR")
+    assert line["question"] == "How many Guard members were deployed?"
+    assert line["session_id"] == f"C6:{ts}"
+    assert line["citations"][0]["url"] == "https://news.example/la-guard"
