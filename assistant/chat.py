@@ -59,10 +59,12 @@ def standalone_question(question: str, history: list[Turn]) -> str:
     previous = history[-1]
     current = _LEADS.sub("", question).strip()
     current = current[:1].upper() + current[1:]
-    context = previous.standalone
+    # flatten: a follow-up of a follow-up carries the earlier context once, not nested
+    base, _, about = previous.standalone.partition(" (about: ")
+    parts = [about[:-1] if about.endswith(")") else about, base]
     if previous.answer.short_answer and not previous.answer.refused:
-        context = f"{context} {previous.answer.short_answer}"
-    return f"{current} (about: {context})"
+        parts.append(previous.answer.short_answer)
+    return f"{current} (about: {' '.join(p for p in parts if p)})"
 
 
 class SessionStore:

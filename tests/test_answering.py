@@ -245,3 +245,12 @@ def test_retriever_needs_lexical_for_hybrid(asst: Assistant) -> None:
     bare = ChromaStore(asst.store.client, asst.store.name, asst.store.embedding_model)
     with pytest.raises(Exception, match="lexical"):
         Retriever(bare, asst.ingestor.embedder, mode="hybrid")
+
+
+def test_follow_ups_do_not_nest(asst: Assistant) -> None:
+    asst.chat("s3", SAMPLE_Q)
+    asst.chat("s3", "and who ordered it?")
+    third = asst.chat("s3", "and when?")
+    assert third.standalone_question is not None
+    assert third.standalone_question.count("(about:") == 1
+    assert SAMPLE_Q in third.standalone_question
