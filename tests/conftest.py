@@ -3,6 +3,7 @@ tmp_path, and a `chroma run` server on 127.0.0.1), and the shared 2025 data when
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
 import json
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,46 @@ def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("ASSISTANT_CHROMA_HOST", raising=False)
     monkeypatch.chdir(tmp_path)
     return data
+
+
+@contextlib.contextmanager
+def running_app(tmp: Path, timeout: float = 180) -> Iterator[str]:
+    """`python app.py` on a fresh data dir under ``tmp`` and a free port, until it serves
+    HTTP 200; yields its URL and stops it afterwards (the log is ``tmp/app.log``)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(tmp / "data"),
+        "ASSISTANT_UI_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("ASSISTANT_SETTINGS_FILE", None)
+    env.pop("ASSISTANT_CHROMA_HOST", None)
+    log_path = tmp / "app.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"app.py exited: {log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not serve within {timeout:.0f} s: {log_path.read_text()}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -3,18 +3,13 @@ ten simultaneous users' chats apart. Driven over Gradio's own API with gradio_cl
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port
+from conftest import running_app
 
 GUARD_Q = "How many Guard members were deployed?"
 WHY_Q = "Why did the protests begin?"
@@ -22,39 +17,8 @@ WHY_Q = "Why did the protests begin?"
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("app")
-    port = free_port()
-    env = {
-        **os.environ,
-        "ASSISTANT_DATA_DIR": str(tmp / "data"),
-        "ASSISTANT_UI_PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("ASSISTANT_SETTINGS_FILE", None)
-    env.pop("ASSISTANT_CHROMA_HOST", None)
-    log_path = tmp / "app.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with running_app(tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 def _ask(client: Any, question: str, since: str = "", until: str = "") -> tuple[str, str]:

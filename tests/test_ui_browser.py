@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port
+from conftest import ROOT, running_app
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -39,43 +36,8 @@ ANSWER_TIMEOUT_MS = 90_000
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """`python app.py` on a fresh data dir and a free port, for the whole module."""
     tmp = tmp_path_factory.mktemp("ui-app")
-    port = free_port()
-    env = {
-        **os.environ,
-        "ASSISTANT_DATA_DIR": str(tmp / "data"),
-        "ASSISTANT_UI_PORT": str(port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("ASSISTANT_SETTINGS_FILE", None)
-    env.pop("ASSISTANT_CHROMA_HOST", None)
-    log_path = tmp / "app.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited: {log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not serve within 180 s: {log_path.read_text()}")
-            time.sleep(0.5)
-        yield {"url": url, "data": tmp / "data", "tmp": tmp, "log": log_path}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with running_app(tmp) as url:
+        yield {"url": url, "data": tmp / "data", "tmp": tmp, "log": tmp / "app.log"}
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +101,8 @@ def test_sample_question_streams_a_cited_answer_with_a_source_card(
 ) -> None:
     context, page, dialogs = open_page(browser, app)
     page.get_by_text(SAMPLE_Q, exact=True).first.click()  # the example fills the box
-    assert page.locator("#question textarea").input_value() == SAMPLE_Q
+    # the example fills the box through a Gradio event: wait for it rather than race it
+    expect(page.locator("#question textarea")).to_have_value(SAMPLE_Q)
     page.locator("#ask").click()
     bot = wait_answer(page, 1)
     assert "2,000" in bot.inner_text()
