@@ -41,6 +41,17 @@ class Passage(BaseModel):
     lexical_score: float | None = None
     also_in: list[SourceRef] = Field(default_factory=list)
 
+    def ref(self) -> SourceRef:
+        """This passage as another source of a passage it duplicates."""
+        return SourceRef(
+            article_id=self.article_id,
+            chunk_id=self.chunk_id,
+            title=self.title,
+            url=self.url,
+            source=self.source,
+            published=self.published,
+        )
+
     def sentence_text(self, span: tuple[int, int]) -> str:
         return self.text[span[0] - self.start : span[1] - self.start]
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.answers import Passage, SourceRef
+from assistant.answers import Passage
 from index.embeddings import Embedder
 from index.errors import ConfigError
 from index.lexical import query_terms
@@ -221,16 +221,7 @@ class Retriever:
             for q, qsh in kept:
                 if q.article_id != p.article_id and _overlap(sh, qsh) >= self.duplicate_overlap:
                     if all(r.article_id != p.article_id for r in q.also_in):
-                        q.also_in.append(
-                            SourceRef(
-                                article_id=p.article_id,
-                                chunk_id=p.chunk_id,
-                                title=p.title,
-                                url=p.url,
-                                source=p.source,
-                                published=p.published,
-                            )
-                        )
+                        q.also_in.append(p.ref())
                     break
             else:
                 if len(kept) < k:

@@ -72,6 +72,15 @@ def chunker(embedder: SentenceTransformerEmbedder) -> Chunker:
     return Chunker(embedder, chunk_tokens=200, overlap_tokens=32, title_prefix=True)
 
 
+def stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Terminate a server started by a test, killing it if it outlives ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,11 +116,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         proc.kill()
         pytest.fail("chroma run did not start listening within 60 s")
     yield "127.0.0.1", port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc, 10)
     log.close()
 
 
@@ -182,9 +187,5 @@ def running_app(tmp: Path, timeout: float = 180) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 20)
         log.close()
