@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant import cli_ask, components
+from assistant import cli_ask, cli_eval, components
 from assistant.settings import Settings
 from index.errors import AssistantError
 from index.pipeline import IngestReport, count_items
@@ -33,6 +33,7 @@ app = typer.Typer(
 )
 app.command()(cli_ask.ask)
 app.command()(cli_ask.chat)
+app.command("eval")(cli_eval.eval_command)
 articles_app = typer.Typer(help="List, show and delete indexed articles.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
 

@@ -1,0 +1,141 @@
+"""``assistant eval``: measure the assistant over a question set; compare two runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from assistant.settings import Settings
+from index.errors import ConfigError
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=disable,
+    )
+
+
+def _figures(report: dict[str, Any]) -> None:
+    from assistant.evaluation.summary import HEADLINE, headline_value
+
+    s = report["summary"]
+    c = s["counts"]
+    out.print(
+        f"{c['questions']} questions ({c['answerable']} answerable), {c['errors']} errors, "
+        f"{len(report['bad_rows'])} malformed rows left out"
+    )
+    for section, key, label in HEADLINE:
+        value = headline_value(s, section, key)
+        shown = "n/a" if value is None else f"{value:.1f}" if "_p" in key else f"{value:.3f}"
+        out.print(f"  {label:<45} {shown}")
+
+
+def eval_command(
+    target: Annotated[str, typer.Argument(help="QUESTIONS file (JSONL/CSV), or 'compare'")],
+    runs: Annotated[
+        list[str] | None, typer.Argument(help="with 'compare': the two run dirs A and B")
+    ] = None,
+    answerer: Annotated[
+        str | None, typer.Option(help="extractive or llm (default: settings)")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", "-k", help="passages to answer from")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="report dir (default: eval-runs/<time>)")
+    ] = None,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option("--corpus", help="ingest these files first (unchanged ones cost nothing)"),
+    ] = None,
+    collection: Annotated[
+        str | None, typer.Option("--collection", "-c", help="Chroma collection")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print report.json")] = False,
+) -> None:
+    """Evaluate over a question set, or compare two runs.
+
+    assistant eval QUESTIONS [--answerer extractive|llm] [--k N] [--limit N] [--out DIR]
+
+    assistant eval compare RUN_A RUN_B
+
+    QUESTIONS is JSONL or CSV with question, answer (string or list), and optional gold_ids,
+    answerable, date. The out dir gets report.md, report.json, questions.jsonl and PNG plots.
+    Malformed rows are reported with their line numbers and left out.
+    """
+    if target == "compare" and not Path(target).is_file():
+        if not runs or len(runs) != 2:
+            raise typer.BadParameter("give two run dirs: assistant eval compare RUN_A RUN_B")
+        from assistant.evaluation import compare
+
+        out.print(compare(runs[0], runs[1]), highlight=False, markup=False)
+        return
+    if runs:
+        raise typer.BadParameter(f"unexpected arguments {runs}: give one QUESTIONS file")
+    from assistant.core import Assistant
+    from assistant.evaluation import evaluate, load_questions
+
+    qset = load_questions(target, limit)  # malformed rows reported before any model loads
+    for bad in qset.bad_rows:
+        err.print(f"[yellow]skipped[/] {target} {bad}", highlight=False)
+    settings = Settings.load()
+    if answerer:
+        if answerer not in {"extractive", "llm"}:
+            raise ConfigError(f"unknown answerer {answerer!r}: use extractive or llm")
+        settings = settings.model_copy(update={"answerer": answerer})
+    asst = Assistant.from_settings(settings, collection)
+    ingest_report = None
+    with _progress(disable=as_json) as progress:
+        if corpus:
+            from index.pipeline import count_items
+
+            task = progress.add_task("ingest", total=count_items(corpus), detail="")
+            ingest_report = asst.ingest_paths(
+                corpus,
+                progress=lambda r: progress.update(
+                    task, completed=r.items, detail=f"{r.chunks} chunks"
+                ),
+            )
+            if not ingest_report.ok:
+                err.print(f"[yellow]{len(ingest_report.failed)} files or records failed[/]")
+        task = progress.add_task("eval", total=len(qset.questions), detail="")
+        right = [0, 0]
+
+        def update(done: int, total: int, record: dict[str, Any]) -> None:
+            if record.get("answerable") and not record.get("error"):
+                right[1] += 1
+                right[0] += bool(record.get("correct"))
+            detail = f"accuracy {right[0] / right[1]:.2f}" if right[1] else ""
+            progress.update(task, completed=done, detail=detail)
+
+        stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
+        where = out_dir or Path("eval-runs") / stamp
+        report = evaluate(asst, qset, where, k=k, progress=update, ingest=ingest_report)
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
+        return
+    _figures(report)
+    out.print(f"report: {where / 'report.md'}", highlight=False)

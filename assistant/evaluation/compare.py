@@ -1,0 +1,78 @@
+"""Two saved runs side by side: each headline figure, its delta, and the questions that
+flipped between right and wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assistant.evaluation import report as rep
+from assistant.evaluation.summary import HEADLINE, LOWER_IS_BETTER, headline_value
+
+_SETTING_KEYS = ("answerer", "retrieval_mode", "top_k", "embed_model", "chunk_tokens")
+
+
+def _cell(value: float | None, key: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1f}" if key.endswith(("p50", "p95")) else f"{value:.3f}"
+
+
+def _delta(a: float | None, b: float | None, key: str) -> str:
+    if a is None or b is None:
+        return ""
+    d = b - a
+    if abs(d) < 1e-12:
+        return "="
+    text = f"{d:+.1f}" if key.endswith(("p50", "p95")) else f"{d:+.3f}"
+    better = d < 0 if key in LOWER_IS_BETTER else d > 0
+    return f"{text} {'better' if better else 'worse'}"
+
+
+def compare(run_a: str | Path, run_b: str | Path, show: int = 10) -> str:
+    """A plain-text comparison of two runs (out dirs or report.json files)."""
+    a, recs_a = rep.load(run_a)
+    b, recs_b = rep.load(run_b)
+    rows = [("metric", "A", "B", "B - A")]
+    for section, key, label in HEADLINE:
+        va = headline_value(a["summary"], section, key)
+        vb = headline_value(b["summary"], section, key)
+        rows.append((label, _cell(va, key), _cell(vb, key), _delta(va, vb, key)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        f"A: {run_a}  ({a['run'].get('started')}, commit {a['run'].get('git_commit')})",
+        f"B: {run_b}  ({b['run'].get('started')}, commit {b['run'].get('git_commit')})",
+        "",
+    ]
+    for i, r in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(r)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    changed = [
+        f"  {key}: {a['settings'].get(key)!r} -> {b['settings'].get(key)!r}"
+        for key in _SETTING_KEYS
+        if a.get("settings", {}).get(key) != b.get("settings", {}).get(key)
+    ]
+    if a.get("run", {}).get("questions_sha256") != b.get("run", {}).get("questions_sha256"):
+        changed.append("  the question files differ: figures are not over the same questions")
+    if changed:
+        lines += ["", "Settings that differ:", *changed]
+    lines += _flips(recs_a, recs_b, show)
+    return "\n".join(lines)
+
+
+def _flips(recs_a: list[dict[str, Any]], recs_b: list[dict[str, Any]], show: int) -> list[str]:
+    if not recs_a or not recs_b:
+        return []
+    right_a = {r["id"]: bool(r.get("correct")) for r in recs_a if r.get("answerable")}
+    right_b = {r["id"]: bool(r.get("correct")) for r in recs_b if r.get("answerable")}
+    common = right_a.keys() & right_b.keys()
+    gained = sorted(i for i in common if right_b[i] and not right_a[i])
+    lost = sorted(i for i in common if right_a[i] and not right_b[i])
+    out = ["", f"Answerable questions in both runs: {len(common)}; right only in B: "
+           f"{len(gained)}, right only in A: {len(lost)}"]  # fmt: skip
+    for label, ids in (("right only in B", gained), ("right only in A", lost)):
+        if ids:
+            more = f" (+{len(ids) - show} more)" if len(ids) > show else ""
+            out.append(f"  {label}: {', '.join(ids[:show])}{more}")
+    return out
