@@ -355,3 +355,44 @@ def test_eval_end_to_end_with_report_plots_and_compare(tmp_path: Path) -> None:
                               str(tmp_path / "nope")], env=_env(data), capture_output=True,
                              text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 2 and "no evaluation run" in missing.stderr
+
+
+def test_eval_with_the_llm_answerer_counts_verification_outcomes(
+    data_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from fake_llm import Messages, OpenAIServer, source_with
+
+    def model(messages: Messages) -> str:
+        n = source_with(messages, "2,000 National Guard")
+        good = (f"2,000 [{n}]\n\nPresident Donald Trump announced plans to deploy 2,000 "
+                f"National Guard members to help restore order [{n}].")  # fmt: skip
+        prompt = messages[-1]["content"]
+        if "How many police officers were sent" in prompt:  # one sentence no source backs
+            return good + f" About 5,000 police officers were also sent [{n}]."
+        if "How many protesters were arrested" in prompt:  # nothing backed: extractive instead
+            return f"300 protesters were arrested [{n}]."
+        return good
+
+    qfile = write_jsonl(tmp_path / "q.jsonl", [
+        {"id": "guard", "question": "How many Guard members were deployed?", "answer": "2,000"},
+        {"id": "police", "question": "How many police officers were sent?", "answer": "500"},
+        {"id": "arrests", "question": "How many protesters were arrested?", "answerable": False},
+    ])  # fmt: skip
+    with OpenAIServer(model) as server:
+        monkeypatch.setenv("ASSISTANT_LLM_MODEL", "fake")
+        monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", server.url)
+        monkeypatch.setenv("ASSISTANT_ANSWERER", "llm")
+        asst = Assistant.from_settings()
+        assert asst.ensure_sample() == 1
+        report = evaluate(asst, qfile, tmp_path / "run")
+    records = {r["id"]: r for r in map(json.loads, (tmp_path / "run" / "questions.jsonl").open())}
+    assert records["guard"]["verification"] == "verified" and records["guard"]["correct"]
+    assert records["police"]["verification"] == "flagged" and not records["police"]["correct"]
+    assert records["arrests"]["verification"] == "fallback"
+    counts = report["summary"]["verification"]
+    assert counts["outcome_verified"] == 1 and counts["outcome_flagged"] == 1
+    assert counts["outcome_fallback"] == 1
+    assert counts["sentences_unsupported"] >= 1
+    assert report["run"]["answerer"].startswith("llm (") and "fake" in report["run"]["answerer"]
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "## LLM citation verification" in md and "| outcome_flagged | 1 |" in md
