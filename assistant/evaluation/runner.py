@@ -1,9 +1,12 @@
 """Run a question set through retrieval and the answerer, one record per question.
 
-Each question is retrieved once, ``depth`` passages deep (for the recall@k curve), and the
-answerer reads the top ``k`` of them, exactly what ``Assistant.ask(question, k=k,
-as_of=date)`` does; the question's date is its ``as_of``. Retrieval and answering are timed
-separately (wall clock, the model loaded).
+Each question is retrieved ``depth`` passages deep (for the recall@k curve) and the answerer
+reads the top ``k``: exactly what ``Assistant.ask(question, k=k, as_of=date)`` does, since
+the retriever's candidate pool is the same for both depths (and a top-k list is a prefix of a
+deeper one). When a small ``retrieval_candidates`` setting makes the pools differ, the
+question is retrieved twice so the answer still comes from ask's own retrieval. The question's
+date is its ``as_of``. Retrieval and answering are timed separately (wall clock, the model
+loaded).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from assistant.evaluation.questions import EvalQuestion
 from index.errors import EmptyIndexError
 
 # Depths of the recall@k curve; retrieval always reaches the deepest of them.
-RECALL_KS = (1, 3, 5, 10, 20)
+RECALL_KS = (1, 3, 5, 10)
 
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
 
@@ -56,12 +59,18 @@ def evaluate_one(
         "gold": q.answers,
         "gold_ids": q.gold_ids,
     }
+    pool = asst.retriever.candidates
     t = time.perf_counter()
     try:
         got = asst.retriever.retrieve(q.question, depth, as_of=q.date)
         retrieval_ms = (time.perf_counter() - t) * 1000
+        top = got.passages[:k]
+        if max(pool, 4 * depth) != max(pool, 4 * k):  # see the module docstring
+            t = time.perf_counter()
+            top = asst.retriever.retrieve(q.question, k, as_of=q.date).passages
+            retrieval_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        answer = asst.answerer.answer(q.question, got.passages[:k], q.date)
+        answer = asst.answerer.answer(q.question, top, q.date)
         answer_ms = (time.perf_counter() - t) * 1000
     except Exception as exc:  # one failing question is recorded; the run goes on
         record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)
@@ -77,7 +86,7 @@ def evaluate_one(
         confidence=answer.confidence,
         answerer=answer.answerer,
         verification=answer.verification.outcome if answer.verification else None,
-        retrieved=[p.article_id for p in passages[:k]],
+        retrieved=[p.article_id for p in top],
         answer_rank=m.answer_rank(passages, gold) if gold else None,
         gold_rank=m.gold_rank(passages, q.gold_ids) if q.gold_ids else None,
         correct=m.is_correct(answer, gold) if q.answerable else None,
