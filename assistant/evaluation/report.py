@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from assistant.evaluation.metrics import percentile
 from assistant.evaluation.summary import HEADLINE, headline_value
 
 PLOTS = {
@@ -92,11 +93,20 @@ def plot(report: dict[str, Any], records: list[dict[str, Any]], out: Path) -> di
     made["recall"] = PLOTS["recall"]
 
     ok = [r for r in records if not r.get("error")]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key, label in (("retrieval_ms", "retrieval"), ("answer_ms", "answering")):
-        ax.hist([r[key] for r in ok], bins=40, alpha=0.6, label=label)
-    ax.set(xlabel="milliseconds", ylabel="questions", title="Latency per question")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+    for ax, (key, label) in zip(axes, (("retrieval_ms", "retrieval"), ("answer_ms", "answering")),
+                                strict=True):  # fmt: skip
+        values = [r[key] for r in ok]
+        top = percentile(values, 99)  # a rare slow question would squash the rest
+        shown = [v for v in values if v <= top]
+        ax.hist(shown, bins=30, color="tab:blue" if key == "retrieval_ms" else "tab:orange")
+        ax.axvline(percentile(values, 50), color="black", linestyle="--", label="p50")
+        ax.axvline(percentile(values, 95), color="red", linestyle=":", label="p95")
+        extra = (
+            f" ({len(values) - len(shown)} above p99 not shown)" if len(shown) < len(values) else ""
+        )
+        ax.set(xlabel=f"milliseconds{extra}", ylabel="questions", title=f"{label} latency")
+        ax.legend()
     fig.tight_layout()
     fig.savefig(out / PLOTS["latency"], dpi=100)
     plt.close(fig)
