@@ -21,6 +21,7 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
         settings.embed_device,
         settings.embed_batch_size,
         settings.embed_precision,
+        compile=settings.embed_compile,
     )
 
 

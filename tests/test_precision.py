@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from assistant import Assistant
 from assistant.cli import app
 from assistant.settings import Settings
-from index.embeddings import SentenceTransformerEmbedder
+from index.embeddings import COMPILE_MIN_ROWS, SentenceTransformerEmbedder
 from index.errors import ConfigError
 from index.precision import cpu_flags, native_candidates
 from index.store import ChromaStore, make_client
@@ -172,3 +173,28 @@ def test_assistant_ingests_and_answers_in_bf16(
     assert asst.stats().precision == "bf16"
     answer = asst.ask("How many Guard members were deployed?")
     assert answer.short_answer and "2,000" in answer.short_answer
+
+
+@pytest.mark.slow
+def test_big_bf16_batches_switch_to_a_compiled_model_queries_stay_eager() -> None:
+    emb = SentenceTransformerEmbedder(precision="bf16", compile=True)
+    eager = emb.embed_documents(TEXTS)
+    assert emb._compiled is None  # a few texts: no compile started
+    emb.embed_documents([f"story number {i} about the port" for i in range(COMPILE_MIN_ROWS)])
+    deadline = time.monotonic() + 900
+    while emb._compiled is None and time.monotonic() < deadline:
+        time.sleep(1)
+    assert emb._compiled is not None, "the compiled model never became ready"
+    calls: list[int] = []
+    compiled = emb._compiled
+
+    def spy(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        calls.append(inputs["input_ids"].shape[0])
+        return compiled(inputs)
+
+    emb._compiled = spy
+    vectors = emb.embed_documents(TEXTS)
+    assert calls == [len(TEXTS)]
+    assert np.sum(vectors * eager, axis=1).min() > 0.9999
+    emb.embed_query(TEXTS[0])
+    assert calls == [len(TEXTS)]  # the query ran eager
