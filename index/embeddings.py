@@ -145,6 +145,7 @@ class SentenceTransformerEmbedder:
         self.compile = compile
         self._bf16_module: Any = None
         self._compile_started = False
+        self.compile_thread: threading.Thread | None = None
         self._compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
         self.requested = precision
         self.calibration: list[Calibration] = []
@@ -286,7 +287,10 @@ class SentenceTransformerEmbedder:
         ):
             return
         self._compile_started = True
-        threading.Thread(target=self._compile_bf16, name="embed-compile", daemon=True).start()
+        self.compile_thread = threading.Thread(
+            target=self._compile_bf16, name="embed-compile", daemon=True
+        )
+        self.compile_thread.start()
 
     def _compile_bf16(self) -> None:
         import torch

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -181,9 +181,13 @@ def test_big_bf16_batches_switch_to_a_compiled_model_queries_stay_eager() -> Non
     eager = emb.embed_documents(TEXTS)
     assert emb._compiled is None  # a few texts: no compile started
     emb.embed_documents([f"story number {i} about the port" for i in range(COMPILE_MIN_ROWS)])
-    deadline = time.monotonic() + 900
-    while emb._compiled is None and time.monotonic() < deadline:
-        time.sleep(1)
+    assert emb.compile_thread is not None
+    emb.compile_thread.join(timeout=900)
+    if not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
+        # inductor needs a C++ compiler; without one the embedder must simply stay eager
+        assert emb._compiled is None
+        assert np.array_equal(emb.embed_documents(TEXTS), eager)
+        return
     assert emb._compiled is not None, "the compiled model never became ready"
     calls: list[int] = []
     compiled = emb._compiled
