@@ -27,7 +27,8 @@ lint: setup
 	$(VENV)/bin/mypy
 
 bench: setup
-	$(PY) bench/ingest.py --limit 500
+	$(PIP) install -q -e '.[bench]'
+	$(PY) bench/ingest.py --limit 1000
 
 # docs/screenshot.png: the web app answering the sample question, in Debian's Chromium
 screenshot: setup

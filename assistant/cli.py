@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,13 +103,17 @@ def ingest(
     ) as progress:
         task = progress.add_task("ingest", total=total, detail="")
 
+        began = time.perf_counter()
+
         def update(report: IngestReport) -> None:
+            secs = max(time.perf_counter() - began, 1e-6)
             progress.update(
                 task,
                 completed=report.items,
                 total=max(total, report.items),
                 detail=f"new {len(report.new)} · updated {len(report.updated)} · unchanged "
-                f"{report.unchanged} · failed {len(report.failed)} · {report.chunks} chunks",
+                f"{report.unchanged} · failed {len(report.failed)} · {report.chunks} chunks · "
+                f"{report.items / secs:,.1f} articles/s · {report.tokens / secs:,.0f} tokens/s",
             )
 
         report = ingestor.ingest_paths(paths, options, progress=update)
@@ -125,6 +130,7 @@ def ingest(
                 "chunks": report.chunks,
                 "tokens": report.tokens,
                 "seconds": round(report.seconds, 2),
+                "precision": report.precision,
                 "collection": ingestor.store.name,
             }
         )
@@ -140,7 +146,8 @@ def _print_summary(report: IngestReport, collection: str) -> None:
         f"unchanged {report.unchanged}, failed {len(report.failed)}"
         + (f", skipped {len(report.skipped)}" if report.skipped else "")
         + f" — {report.chunks} chunks, {report.tokens:,} tokens embedded in "
-        f"{report.seconds:.1f}s ({rate:,.0f} tokens/s)"
+        f"{report.seconds:.1f}s ({rate:,.0f} tokens/s"
+        + (f", {report.precision} embeddings)" if report.precision else ")")
     )
     if report.repaired:
         out.print(f"repaired {report.repaired} article(s) left half-written by an earlier run")
@@ -231,7 +238,10 @@ def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
         else "—"
     )
     out.print(f"published: {dates}")
-    out.print(f"embedding model: {escape(st.embedding_model)} ({st.dimension} dimensions)")
+    out.print(
+        f"embedding model: {escape(st.embedding_model)} ({st.dimension} dimensions, "
+        f"built in {st.precision})"
+    )
     for source, n in list(st.sources.items())[:20]:
         out.print(f"  {escape(source)}: {n}")
 

@@ -16,7 +16,13 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 
 
 def embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return load_embedder(settings.embed_model, settings.embed_device, settings.embed_batch_size)
+    return load_embedder(
+        settings.embed_model,
+        settings.embed_device,
+        settings.embed_batch_size,
+        settings.embed_precision,
+        compile=settings.embed_compile,
+    )
 
 
 def store(
@@ -25,11 +31,18 @@ def store(
     """The configured store. ``load_model=False`` skips loading the embedding model, for
     commands that only read records (list, show, delete, stats)."""
     offline_environment()
-    dimension = embedder(settings).dimension if load_model else None
+    model = embedder(settings) if load_model else None
     client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
     name = collection or settings.collection
     lexical = LexicalIndex(lexical_path(settings, name))
-    return ChromaStore(client, name, settings.embed_model, dimension, lexical)
+    return ChromaStore(
+        client,
+        name,
+        settings.embed_model,
+        model.dimension if model else None,
+        lexical,
+        precision=model.precision if model else None,
+    )
 
 
 def lexical_path(settings: Settings, collection: str) -> Path:

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     embed_model: str = Field(DEFAULT_MODEL, description="sentence-transformers name or path")
     embed_device: str = "cpu"
     embed_batch_size: int = Field(32, ge=1)
+    embed_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        "auto", description="embedding arithmetic; auto: fastest native path that agrees with fp32"
+    )
+    embed_compile: bool = Field(
+        True, description="bf16: big ingests switch to a torch.compile'd model once compiled"
+    )
     chunk_tokens: int = Field(200, ge=16, description="word-pieces per chunk, at most")
     chunk_overlap_tokens: int = Field(32, ge=0, description="word-pieces repeated between chunks")
     chunk_title_prefix: bool = Field(True, description="embed each chunk with its article title")

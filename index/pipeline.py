@@ -7,13 +7,19 @@ run carries on.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import os
+import queue
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from index.chunking import ChunkedArticle, Chunker
 from index.embeddings import Embedder
@@ -45,6 +51,7 @@ class IngestReport:
     chunks: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    precision: str = ""  # the embedding precision used (fp32, bf16, int8)
 
     @property
     def ok(self) -> bool:
@@ -72,8 +79,31 @@ def count_items(paths: Iterable[str | os.PathLike[str]]) -> int:
     return total
 
 
+class _Stop(Exception):
+    """The run ended (finished, failed or interrupted): worker threads leave quietly."""
+
+
+@dataclass
+class _Batch:
+    """Articles chunked together; ``vectors`` once embedded, or the error embedding raised."""
+
+    items: list[ChunkedArticle]
+    vectors: np.ndarray | None = None
+    error: Exception | None = None
+
+
+_DONE = object()
+
+
 class Ingestor:
-    """Runs ingests into one store with one embedder and chunker."""
+    """Runs ingests into one store with one embedder and chunker.
+
+    An ingest is a pipeline of three stages joined by small bounded queues, so memory stays
+    bounded whatever the input size while the stages overlap: a thread reads, hashes and
+    chunks (unchanged articles stop at the hash), a thread embeds whole batches (torch and
+    ONNX Runtime release the GIL), and the calling thread writes to the store, in order, with
+    the crash-safe steps of :meth:`ChromaStore.write_articles`.
+    """
 
     def __init__(
         self,
@@ -81,11 +111,13 @@ class Ingestor:
         embedder: Embedder,
         chunker: Chunker,
         batch_chunks: int = 256,
+        queue_batches: int = 2,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.batch_chunks = batch_chunks
+        self.queue_batches = queue_batches
 
     def ingest_paths(
         self,
@@ -97,79 +129,159 @@ class Ingestor:
 
     def ingest(self, items: Iterable[Loaded], progress: ProgressFn | None = None) -> IngestReport:
         started = time.perf_counter()
-        report = IngestReport(repaired=self.store.repair())
+        report = IngestReport(
+            repaired=self.store.repair(), precision=getattr(self.embedder, "precision", "")
+        )
         committed = self.store.committed_hashes()
-        seen: dict[str, tuple[str, str]] = {}
-        batch: list[ChunkedArticle] = []
-        pending_chunks = 0
-        failures_in_a_row = 0
+        stop = threading.Event()
+        prepared: queue.Queue[Any] = queue.Queue(self.queue_batches)
+        embedded: queue.Queue[Any] = queue.Queue(self.queue_batches)
 
-        def flush() -> None:
-            nonlocal pending_chunks, failures_in_a_row
-            if not batch:
-                return
+        def put(q: queue.Queue[Any], value: Any) -> None:
+            while True:  # a bounded put that gives up when the run is over
+                if stop.is_set():
+                    raise _Stop
+                try:
+                    q.put(value, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def get(q: queue.Queue[Any]) -> Any:
+            while True:
+                if stop.is_set():
+                    raise _Stop
+                try:
+                    return q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+
+        def run_prepare() -> None:
             try:
-                self._write(batch, committed, report)
-                failures_in_a_row = 0
-            except Exception as exc:  # one bad batch must not end the run; it is reported
-                failures_in_a_row += 1
-                for item in batch:
-                    report.failed.append(Failure(item.origin, f"could not be stored: {exc}"))
-                if failures_in_a_row >= _MAX_BATCH_FAILURES:
-                    raise
-            finally:
-                batch.clear()
-                pending_chunks = 0
+                for batch in self._prepare(items, committed, report):
+                    put(prepared, batch)
+                put(prepared, _DONE)
+            except _Stop:
+                pass
+            except BaseException as exc:  # a loader bug ends the run; the writer re-raises it
+                with contextlib.suppress(_Stop):
+                    put(prepared, exc)
 
-        for item in items:
-            report.items += 1
-            report.warnings.extend(item.warnings)
-            if item.error is not None or item.article is None:
-                reason = item.error.message if item.error else "nothing was read"
-                origin = item.origin
-                (report.skipped if item.skipped else report.failed).append(Failure(origin, reason))
-            else:
-                article = item.article
-                digest = self.chunker.version(article)
-                if article.id in seen:
-                    first_hash, first_origin = seen[article.id]
-                    if first_hash == digest:
-                        report.unchanged += 1
-                    else:
-                        report.failed.append(
-                            Failure(
-                                item.origin,
-                                f"duplicate id {article.id} with different content "
-                                f"(first seen at {first_origin}; that one was kept)",
-                            )
-                        )
-                elif committed.get(article.id) == digest:
-                    seen[article.id] = (digest, item.origin)
-                    report.unchanged += 1
-                else:
-                    seen[article.id] = (digest, item.origin)
+        def run_embed() -> None:
+            try:
+                while (batch := get(prepared)) is not _DONE and not isinstance(
+                    batch, BaseException
+                ):
                     try:
-                        prepared = self.chunker.prepare(article, item.origin)
-                    except Exception as exc:  # a tokenizer failure on odd text stays per-item
-                        report.failed.append(Failure(item.origin, f"could not be chunked: {exc}"))
-                    else:
-                        batch.append(prepared)
-                        pending_chunks += len(prepared.chunks)
-                        if pending_chunks >= self.batch_chunks:
-                            flush()
-            if progress is not None:
-                progress(report)
-        flush()
+                        texts = [c.embed_text for item in batch.items for c in item.chunks]
+                        batch.vectors = self.embedder.embed_documents(texts)
+                    except Exception as exc:  # reported per batch by the writer, like a store error
+                        batch.error = exc
+                    put(embedded, batch)
+                put(embedded, batch)
+            except _Stop:
+                pass
+
+        workers = [
+            threading.Thread(target=run_prepare, name="ingest-prepare", daemon=True),
+            threading.Thread(target=run_embed, name="ingest-embed", daemon=True),
+        ]
+        for worker in workers:
+            worker.start()
+        failures_in_a_row = 0
+        try:
+            while True:
+                try:
+                    batch = embedded.get(timeout=0.2)
+                except queue.Empty:
+                    if progress is not None:
+                        progress(report)
+                    continue
+                if batch is _DONE:
+                    break
+                if isinstance(batch, BaseException):
+                    raise batch
+                try:
+                    if batch.error is not None:
+                        raise batch.error
+                    assert batch.vectors is not None
+                    self._write(batch.items, batch.vectors, committed, report)
+                    failures_in_a_row = 0
+                except Exception as exc:  # one bad batch must not end the run; it is reported
+                    failures_in_a_row += 1
+                    for item in batch.items:
+                        report.failed.append(Failure(item.origin, f"could not be stored: {exc}"))
+                    if failures_in_a_row >= _MAX_BATCH_FAILURES:
+                        raise
+                if progress is not None:
+                    progress(report)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join()
         report.seconds = time.perf_counter() - started
         if progress is not None:
             progress(report)
         return report
 
+    def _prepare(
+        self, items: Iterable[Loaded], committed: dict[str, str], report: IngestReport
+    ) -> Iterator[_Batch]:
+        """Read, hash and chunk; yields batches of about ``batch_chunks`` chunks. Unchanged
+        articles cost a hash comparison and are never tokenised."""
+        seen: dict[str, tuple[str, str]] = {}
+        batch: list[ChunkedArticle] = []
+        pending = 0
+        for item in items:
+            report.items += 1
+            report.warnings.extend(item.warnings)
+            if item.error is not None or item.article is None:
+                reason = item.error.message if item.error else "nothing was read"
+                (report.skipped if item.skipped else report.failed).append(
+                    Failure(item.origin, reason)
+                )
+                continue
+            article = item.article
+            digest = self.chunker.version(article)
+            if article.id in seen:
+                first_hash, first_origin = seen[article.id]
+                if first_hash == digest:
+                    report.unchanged += 1
+                else:
+                    report.failed.append(
+                        Failure(
+                            item.origin,
+                            f"duplicate id {article.id} with different content "
+                            f"(first seen at {first_origin}; that one was kept)",
+                        )
+                    )
+                continue
+            seen[article.id] = (digest, item.origin)
+            if committed.get(article.id) == digest:
+                report.unchanged += 1
+                continue
+            try:
+                chunked = self.chunker.prepare(article, item.origin)
+            except Exception as exc:  # a tokenizer failure on odd text stays per-item
+                report.failed.append(Failure(item.origin, f"could not be chunked: {exc}"))
+                continue
+            batch.append(chunked)
+            pending += len(chunked.chunks)
+            # articles without chunks count too, so a batch never grows without bound
+            if pending >= self.batch_chunks or len(batch) >= self.batch_chunks:
+                yield _Batch(batch)
+                batch, pending = [], 0
+        if batch:
+            yield _Batch(batch)
+
     def _write(
-        self, batch: list[ChunkedArticle], committed: dict[str, str], report: IngestReport
+        self,
+        batch: list[ChunkedArticle],
+        vectors: np.ndarray,
+        committed: dict[str, str],
+        report: IngestReport,
     ) -> None:
         chunks = [c for item in batch for c in item.chunks]
-        vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
         previous = {
             i.article.id: committed[i.article.id] for i in batch if i.article.id in committed
         }

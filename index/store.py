@@ -14,6 +14,7 @@ marked article whose hash is not the committed one, and drops records never comm
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from pydantic import BaseModel, Field
 from index.chunking import Chunk, ChunkedArticle
 from index.errors import ConfigError, StoreError
 from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
+
+log = logging.getLogger(__name__)
 
 RECORDS_SUFFIX = "-articles"
 _PAGE = 2000
@@ -57,6 +60,7 @@ class StoreStats:
     latest: datetime | None
     embedding_model: str
     dimension: int
+    precision: str = "fp32"  # recorded when the index was built
 
 
 @dataclass
@@ -179,9 +183,12 @@ class ChromaStore:
         embedding_model: str,
         dimension: int | None = None,
         lexical: LexicalIndex | None = None,
+        precision: str | None = None,
     ) -> None:
         """Open (or create) a collection. ``dimension`` may be None for read-only use; the
         model name and dimension the collection was built with must match what is given.
+        ``precision`` (fp32, bf16, int8) is recorded when the collection is created; another
+        precision than the recorded one is allowed (see :meth:`_check_precision`).
         ``lexical``, when given, is kept in step with every write and delete."""
         if len(collection) < 3:
             raise ConfigError("a collection name needs at least 3 characters")
@@ -191,6 +198,8 @@ class ChromaStore:
         meta: dict[str, Any] = {"embedding_model": embedding_model}
         if dimension:
             meta["dimension"] = dimension
+        if precision:
+            meta["embedding_precision"] = precision
         self.chunks = client.get_or_create_collection(
             collection,
             embedding_function=None,
@@ -202,10 +211,16 @@ class ChromaStore:
         if built_with != embedding_model or (dimension and built_dim and built_dim != dimension):
             raise ConfigError(
                 f"collection {collection!r} was built with the embedding model {built_with!r} "
-                f"({built_dim} dimensions), not {embedding_model!r}. Use the same model "
-                "(ASSISTANT_EMBED_MODEL), or re-index into a new collection with "
-                "`assistant ingest PATH --collection NEW` (or delete the data dir)."
+                f"({built_dim} dimensions), not {embedding_model!r}: its vectors cannot be "
+                f"searched with another model. Set ASSISTANT_EMBED_MODEL={built_with} to use "
+                "it as it is, or re-index your articles with the new model into a new "
+                "collection: `assistant ingest PATH --collection NEW` (or delete the data "
+                "dir and run `assistant ingest PATH` again)."
             )
+        # an index that recorded no precision was built before precisions existed: in fp32
+        self.built_precision = str(built.get("embedding_precision") or "fp32")
+        self.precision = precision or self.built_precision
+        self._check_precision()
         if dimension and not built_dim:
             self.chunks.modify(metadata={**built, "dimension": dimension})
         self.embedding_model = embedding_model
@@ -215,6 +230,20 @@ class ChromaStore:
             collection + RECORDS_SUFFIX, embedding_function=None
         )
         self.max_batch = int(client.get_max_batch_size())
+
+    def _check_precision(self) -> None:
+        """Another precision of the same model is allowed: bf16 vectors agree with fp32 ones
+        to a mean cosine of ~0.9999 and int8 ones to ~0.99 (bench/RESULTS.md), so queries
+        still find the same passages; the recorded value is left as it was (opening an index
+        never rewrites its metadata) and the difference is logged."""
+        if self.precision != self.built_precision:
+            log.info(
+                "collection %r was built with %s embeddings; this process embeds in %s (same "
+                "model, so queries and new articles still match; re-index to make it uniform)",
+                self.name,
+                self.built_precision,
+                self.precision,
+            )
 
     # -- reading ---------------------------------------------------------------------------
     def _iter_records(
@@ -298,6 +327,7 @@ class ChromaStore:
             latest=_from_ts(max(dates)) if dates else None,
             embedding_model=self.embedding_model,
             dimension=self.dimension,
+            precision=self.built_precision,
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -323,18 +353,20 @@ class ChromaStore:
                 f"embeddings have {embeddings.shape[1]} dimensions; collection {self.name!r} "
                 f"holds {self.dimension}"
             )
+        # Every Chroma call below stays within the client's maximum batch size.
         # 1. mark: existing records keep their committed version; new ones get an empty one
-        if existing:
+        for part in self._batches(len(existing)):
             self.records.update(
-                ids=[i.article.id for i in existing],
-                metadatas=[{"pending": i.version} for i in existing],
+                ids=[i.article.id for i in existing[part]],
+                metadatas=[{"pending": i.version} for i in existing[part]],
             )
-        if fresh:
+        for part in self._batches(len(fresh)):
             self.records.upsert(
-                ids=[i.article.id for i in fresh],
-                embeddings=[[0.0]] * len(fresh),
+                ids=[i.article.id for i in fresh[part]],
+                embeddings=[[0.0]] * len(fresh[part]),
                 metadatas=[
-                    {"hash": "", "pending": i.version, "title": i.article.title} for i in fresh
+                    {"hash": "", "pending": i.version, "title": i.article.title}
+                    for i in fresh[part]
                 ],
             )
         # 2. the new chunks
@@ -347,12 +379,13 @@ class ChromaStore:
                 metadatas=metas[part],
             )
         # 3. commit the records (full text kept so articles can be shown and re-indexed)
-        self.records.upsert(
-            ids=ids,
-            embeddings=[[0.0]] * len(items),
-            documents=[i.article.text for i in items],
-            metadatas=[_record_metadata(i) for i in items],
-        )
+        for part in self._batches(len(items)):
+            self.records.upsert(
+                ids=ids[part],
+                embeddings=[[0.0]] * len(ids[part]),
+                documents=[i.article.text for i in items[part]],
+                metadatas=[_record_metadata(i) for i in items[part]],
+            )
         # 4. drop the chunks of the replaced versions, update the lexical index, 5. clear marks
         for i in existing:
             self._drop_stale_chunks(i.article.id, i.version)
@@ -367,7 +400,8 @@ class ChromaStore:
                     for i in items
                 ]
             )
-        self.records.update(ids=ids, metadatas=[{"pending": ""}] * len(ids))
+        for part in self._batches(len(ids)):
+            self.records.update(ids=ids[part], metadatas=[{"pending": ""}] * len(ids[part]))
 
     def _drop_stale_chunks(self, article_id: str, keep_version: str) -> None:
         self.chunks.delete(
