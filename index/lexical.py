@@ -293,7 +293,7 @@ class LexicalIndex:
         }
         # str.find over all the rows' text at once (much faster than a regex here) for the
         # start a word must have to stem to a common term; the tokenizer then decides
-        starts = sorted({_word_start(t) for t in idf})
+        starts = sorted({s for t in idf for s in _word_starts(t)})
         docs = [int(i) for i, _ in texts]
         parts = [_fold(str(t or "")).lower() for _, t in texts]
         text = "\n".join(parts)
@@ -438,13 +438,17 @@ def _idf(n_row: int, df: int) -> float:
     return max(1e-6, math.log((n_row - df + 0.5) / (df + 0.5)))
 
 
-def _word_start(stem: str) -> str:
-    """What every word that Porter's algorithm stems to ``stem`` starts with: the stem
-    less its last two letters (suffix rewrites such as "ational" → "ate" then "e" dropped),
-    a short stem whole, or less a final "i" (from a "y": "day" → "dai")."""
+def _word_starts(stem: str) -> tuple[str, ...]:
+    """What every word that Porter's algorithm stems to ``stem`` starts with: the stem less
+    its last letter, which may have been added or rewritten ("facing" → "face", "day" →
+    "dai"), or less two for a longer stem ("agreed" → "agre"); a two-letter stem whole,
+    or with "y" for a final "i" ("eyed" → "ei"). tests/test_lexical.py checks this on
+    every word of 400 real articles."""
     if len(stem) > 4:
-        return stem[: len(stem) - 2]
-    return stem[:-1] if stem.endswith("i") and len(stem) > 2 else stem
+        return (stem[:-2],)
+    if len(stem) > 2:
+        return (stem[:-1],)
+    return (stem, stem[:-1] + "y") if stem.endswith("i") else (stem,)
 
 
 def _fold(text: str) -> str:
