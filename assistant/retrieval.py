@@ -14,9 +14,11 @@ import json
 import math
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -117,6 +119,12 @@ def _overlap(a: set[int], b: set[int]) -> float:
     return len(a & b) / max(1, min(len(a), len(b)))
 
 
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the BM25 side of retrievals, shared by all retrievers of a process."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")
+
+
 class Retriever:
     """Dense + BM25 retrieval over one store, fused with reciprocal rank fusion."""
 
@@ -158,6 +166,11 @@ class Retriever:
         dense: list[ChunkHit] = []
         lexical: list[tuple[str, float]] = []
         qvec = None
+        pending: Future[list[tuple[str, float]]] | None = None
+        if mode in ("hybrid", "lexical") and self.store.lexical is not None:
+            # BM25 runs beside embedding and the dense query: SQLite and the wait for the
+            # Chroma server both release the GIL, so on two cores the sides overlap
+            pending = _pool().submit(self._lexical, question, n, filters, timings)
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
             qvec = self.embedder.embed_query(question)
@@ -165,13 +178,8 @@ class Retriever:
             t = time.perf_counter()
             dense = self.store.query(qvec, n, filters.chroma_where())
             timings["dense"] = (time.perf_counter() - t) * 1000
-        if mode in ("hybrid", "lexical") and self.store.lexical is not None:
-            t = time.perf_counter()
-            lo, hi = filters.bounds()
-            lexical = self.store.lexical.search(
-                query_terms(question), n, filters.sources or None, lo, hi
-            )
-            timings["lexical"] = (time.perf_counter() - t) * 1000
+        if pending is not None:
+            lexical = pending.result()
         t = time.perf_counter()
         passages = self._fuse(dense, lexical)
         if as_of is not None and self.recency_days > 0:
@@ -179,6 +187,16 @@ class Retriever:
         passages = self._collapse(passages, k)
         timings["fuse"] = (time.perf_counter() - t) * 1000
         return Retrieved(passages, timings, qvec)
+
+    def _lexical(
+        self, question: str, n: int, filters: Filters, timings: dict[str, float]
+    ) -> list[tuple[str, float]]:
+        assert self.store.lexical is not None
+        t = time.perf_counter()
+        lo, hi = filters.bounds()
+        got = self.store.lexical.search(query_terms(question), n, filters.sources or None, lo, hi)
+        timings["lexical"] = (time.perf_counter() - t) * 1000
+        return got
 
     def _fuse(self, dense: list[ChunkHit], lexical: list[tuple[str, float]]) -> list[Passage]:
         scores: dict[str, float] = {}
