@@ -128,6 +128,8 @@ class LexicalIndex:
         self._lock = threading.RLock()
         self._has_probe = False
         self._stems: dict[str, str] = {}
+        self._df: dict[str, int] = {}
+        self._df_version = -1
 
     def close(self) -> None:
         with self._lock:
@@ -333,28 +335,33 @@ class LexicalIndex:
         return n_row, n_tok
 
     def _doc_counts(self, stems: Sequence[str]) -> dict[str, int]:
-        if not stems:
-            return {}
-        rows = self._db.execute(
-            f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(stems))})",
-            list(stems),
-        )
-        return {str(t): int(d) for t, d in rows}
+        """Rows holding each stem. FTS5 counts them by walking the term's whole list (20 ms
+        for a few common words at 1M chunks), so counts are kept until the index changes:
+        a write here clears them, a commit by another connection moves ``data_version``."""
+        version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._df_version:
+            self._df.clear()
+            self._df_version = version
+        todo = sorted({s for s in stems if s not in self._df})
+        if todo:
+            rows = dict(
+                self._db.execute(
+                    f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(todo))})",
+                    todo,
+                ).fetchall()
+            )
+            if len(self._df) > 100_000:
+                self._df.clear()
+            self._df.update({t: int(rows.get(t, 0)) for t in todo})
+        return {t: self._df[t] for t in stems if self._df[t]}
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many chunks hold each term (after stemming, as FTS5 indexes it), and the
         number of chunks: what an IDF weight needs."""
         stems = {t: self._stem(t) for t in terms}
         with self._lock:
-            total = self.count()
-            wanted = sorted(set(stems.values()))
-            if not wanted:
-                return {}, total
-            rows = self._db.execute(
-                f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(wanted))})",
-                wanted,
-            ).fetchall()
-        df = dict(rows)
+            total = self._totals()[0]
+            df = self._doc_counts(sorted(set(stems.values())))
         return {t: int(df.get(s, 0)) for t, s in stems.items()}, total
 
     def _stem(self, term: str) -> str:
@@ -387,6 +394,8 @@ class LexicalIndex:
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"lexical index write failed: {exc}") from exc
+            finally:
+                self._df.clear()
 
     def delete(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
@@ -399,6 +408,8 @@ class LexicalIndex:
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"lexical index delete failed: {exc}") from exc
+            finally:
+                self._df.clear()
 
     def _delete(self, article_ids: Sequence[str]) -> None:
         for i in range(0, len(article_ids), 500):

@@ -143,3 +143,19 @@ def test_small_index_runs_the_full_query(built: tuple[Path, list[dict[str, str]]
     for terms in _questions(10):
         assert default.search(terms, 8) == full.search(terms, 8)
         assert default.last_exact
+
+
+def test_document_counts_follow_writes_of_any_connection(tmp_path: Path) -> None:
+    reader = LexicalIndex(tmp_path / "x.sqlite3")
+    writer = LexicalIndex(tmp_path / "x.sqlite3")
+
+    def article(aid: str, text: str) -> LexicalArticle:
+        return LexicalArticle(aid, "v1", [LexicalChunk(f"{aid}:0", text)])
+
+    writer.replace([article("a", "harbor ferry"), article("b", "harbor budget")])
+    assert reader.document_frequencies(["harbor", "ferries"]) == ({"harbor": 2, "ferries": 1}, 2)
+    writer.replace([article("c", "ferry schedule")])  # another connection commits
+    assert reader.document_frequencies(["harbor", "ferries"]) == ({"harbor": 2, "ferries": 2}, 3)
+    reader.delete(["a"])  # this connection writes
+    assert reader.document_frequencies(["harbor", "ferries"]) == ({"harbor": 1, "ferries": 1}, 2)
+    assert [c for c, _ in reader.search(["ferry"], 5)] == ["c:0"]
