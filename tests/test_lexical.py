@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from index.lexical import (
-    LexicalArticle,
-    LexicalChunk,
-    LexicalIndex,
-    _word_starts,
-    query_terms,
-)
+from index.bm25 import word_starts
+from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex, query_terms
 from tests.conftest import QUESTIONS_2025, corpus_rows
 
 _WORDS = re.compile(r"[^\W_]+")
@@ -130,9 +125,9 @@ def test_every_word_starts_as_its_stem_says(built: tuple[Path, list[dict[str, st
     misses = []
     for i in range(0, len(words), 2000):
         part = words[i : i + 2000]
-        stems = lex._fts_stems(part)
+        stems = lex._pruner.fts_stems(part)
         assert stems is not None
-        misses += [(w, stems[w]) for w in part if not w.startswith(_word_starts(stems[w]))]
+        misses += [(w, stems[w]) for w in part if not w.startswith(word_starts(stems[w]))]
     assert misses == []
 
 
