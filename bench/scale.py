@@ -403,6 +403,38 @@ def query(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
 
 
+def sqlite_memory() -> tuple[int, int]:
+    """(bytes in use, high-water mark) of SQLite's own allocator in this process: the lexical
+    index's page caches, FTS5 buffers and the pruned search's scratch table."""
+    import _sqlite3
+    import ctypes
+
+    lib = ctypes.CDLL(_sqlite3.__file__)
+    used, high = lib.sqlite3_memory_used, lib.sqlite3_memory_highwater
+    used.restype = high.restype = ctypes.c_int64
+    return int(used()), int(high(0))
+
+
+def lexical_memory(args: argparse.Namespace) -> dict[str, Any]:
+    """SQLite memory of the lexical index while it answers the questions (pruned, then the
+    full query), and its size on disk. Not a timing: needs no lock."""
+    from index.lexical import query_terms
+
+    with QUESTIONS.open() as f:
+        questions = [json.loads(line)["question"] for line in f][: args.limit]
+    out: dict[str, Any] = {"size": args.size, "questions": len(questions)}
+    for name, prune in (("pruned", PRUNE_ABOVE), ("full", None)):
+        lex = LexicalIndex(lexical_path(args.db), prune_above=prune)
+        for q in questions:
+            lex.search(query_terms(q), 40)
+        used, high = sqlite_memory()
+        out[f"{name}_sqlite_mb"] = round(used / 2**20, 1)
+        out[f"{name}_sqlite_highwater_mb"] = round(high / 2**20, 1)
+        lex.close()
+    out["lexical_disk_mb"] = round(dir_mb(lexical_path(args.db).parent))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -410,7 +442,7 @@ def main() -> None:
     e.add_argument("--chroma", type=Path, required=True, help="a Chroma persistent dir")
     e.add_argument("--collection", default=COLLECTION)
     e.add_argument("--out", type=Path, default=SRC)
-    for name in ("build", "query"):
+    for name in ("build", "query", "lexmem"):
         s = sub.add_parser(name)
         s.add_argument("--size", type=int, required=True)
         s.add_argument("--db", type=Path, required=True)
@@ -422,6 +454,7 @@ def main() -> None:
     qp = sub.choices["query"]
     qp.add_argument("--limit", type=int, default=None, help="first N questions (default all)")
     qp.add_argument("--warmup", type=int, default=20)
+    sub.choices["lexmem"].add_argument("--limit", type=int, default=None)
     qp.add_argument(
         "--prune-above",
         type=int,
@@ -432,7 +465,8 @@ def main() -> None:
     if args.cmd == "export":
         export(args.chroma, args.out, args.collection)
         return
-    result = build(args) if args.cmd == "build" else query(args)
+    run = {"build": build, "query": query, "lexmem": lexical_memory}[args.cmd]
+    result = run(args)
     result.update(
         kind=args.cmd,
         machine=machine(),
