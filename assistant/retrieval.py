@@ -14,9 +14,11 @@ import json
 import math
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -117,6 +119,12 @@ def _overlap(a: set[int], b: set[int]) -> float:
     return len(a & b) / max(1, min(len(a), len(b)))
 
 
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    """Threads for the BM25 side of retrievals, shared by all retrievers of a process."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="bm25")
+
+
 class Retriever:
     """Dense + BM25 retrieval over one store, fused with reciprocal rank fusion."""
 
@@ -157,7 +165,14 @@ class Retriever:
         n = max(self.candidates, 4 * k)
         dense: list[ChunkHit] = []
         lexical: list[tuple[str, float]] = []
+        fetched: dict[str, ChunkHit] = {}
         qvec = None
+        pending: Future[tuple[list[tuple[str, float]], dict[str, ChunkHit]]] | None = None
+        if mode in ("hybrid", "lexical") and self.store.lexical is not None:
+            # BM25 (and fetching its hits' chunks) runs beside embedding and the dense
+            # query: SQLite and the waits for the Chroma server release the GIL, so on two
+            # cores the sides overlap
+            pending = _pool().submit(self._lexical, question, n, filters, timings)
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
             qvec = self.embedder.embed_query(question)
@@ -165,28 +180,44 @@ class Retriever:
             t = time.perf_counter()
             dense = self.store.query(qvec, n, filters.chroma_where())
             timings["dense"] = (time.perf_counter() - t) * 1000
-        if mode in ("hybrid", "lexical") and self.store.lexical is not None:
-            t = time.perf_counter()
-            lo, hi = filters.bounds()
-            lexical = self.store.lexical.search(
-                query_terms(question), n, filters.sources or None, lo, hi
-            )
-            timings["lexical"] = (time.perf_counter() - t) * 1000
+        if pending is not None:
+            lexical, fetched = pending.result()
         t = time.perf_counter()
-        passages = self._fuse(dense, lexical)
+        passages = self._fuse(dense, lexical, fetched)
         if as_of is not None and self.recency_days > 0:
             passages = self._favour_recent(passages, _utc(as_of))
         passages = self._collapse(passages, k)
         timings["fuse"] = (time.perf_counter() - t) * 1000
         return Retrieved(passages, timings, qvec)
 
-    def _fuse(self, dense: list[ChunkHit], lexical: list[tuple[str, float]]) -> list[Passage]:
+    def _lexical(
+        self, question: str, n: int, filters: Filters, timings: dict[str, float]
+    ) -> tuple[list[tuple[str, float]], dict[str, ChunkHit]]:
+        """BM25 hits, and their chunks from Chroma (texts and metadata live there)."""
+        assert self.store.lexical is not None
+        t = time.perf_counter()
+        lo, hi = filters.bounds()
+        got = self.store.lexical.search(query_terms(question), n, filters.sources or None, lo, hi)
+        timings["lexical"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        chunks = {h.id: h for h in self.store.get_chunks([c for c, _ in got])} if got else {}
+        timings["lexical_fetch"] = (time.perf_counter() - t) * 1000
+        return got, chunks
+
+    def _fuse(
+        self,
+        dense: list[ChunkHit],
+        lexical: list[tuple[str, float]],
+        fetched: dict[str, ChunkHit] | None = None,
+    ) -> list[Passage]:
         scores: dict[str, float] = {}
         for rank, hit in enumerate(dense):
             scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         for rank, (cid, _) in enumerate(lexical):
             scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         hits = {h.id: h for h in dense}
+        for cid, hit in (fetched or {}).items():
+            hits.setdefault(cid, hit)
         missing = [cid for cid, _ in lexical if cid not in hits]
         if missing:
             hits.update({h.id: h for h in self.store.get_chunks(missing)})

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from index.bm25 import CANDIDATES, PRUNE_ABOVE, RARE_ROWS, Pruner
 from index.errors import StoreError
 
 _SCHEMA = """
@@ -81,7 +82,16 @@ def query_terms(text: str, stopwords: Iterable[str] | None = None) -> list[str]:
 class LexicalIndex:
     """An FTS5 index of chunk texts; safe to share between threads."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        prune_above: int | None = PRUNE_ABOVE,
+        rare_rows: int = RARE_ROWS,
+        candidates: int = CANDIDATES,
+    ) -> None:
+        """``prune_above``: on an index of more rows than this, searches are pruned (see
+        :meth:`index.bm25.Pruner.search`); None never prunes. ``rare_rows`` and ``candidates`` are
+        the pruned search's two knobs."""
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +102,12 @@ class LexicalIndex:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the lexical index {self.path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._pruner = Pruner(self._db, prune_above, rare_rows, candidates)
+
+    @property
+    def last_exact(self) -> bool:
+        """Whether this connection's last search was provably the full query's top k."""
+        return self._pruner.last_exact
 
     def close(self) -> None:
         with self._lock:
@@ -114,43 +130,57 @@ class LexicalIndex:
         since_ts: int | None = None,
         until_ts: int | None = None,
     ) -> list[tuple[str, float]]:
-        """Chunk ids and BM25 scores (higher is better) of chunks holding any of ``terms``."""
+        """Chunk ids and BM25 scores (higher is better) of chunks holding any of ``terms``.
+
+        On a large index the query is answered in two steps that give the same result as
+        one FTS5 query over all terms (see :meth:`index.bm25.Pruner.search`); when that cannot be
+        shown for a query, the one full query runs."""
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        sql = (
-            "SELECT m.chunk_id, -bm25(chunks) AS score FROM chunks "
-            "JOIN chunk_meta m ON m.rowid = chunks.rowid WHERE chunks MATCH ?"
-        )
-        args: list[object] = [match]
-        if sources:
-            sql += f" AND m.source IN ({','.join('?' * len(sources))})"
-            args.extend(sources)
-        if since_ts is not None:
-            sql += " AND m.published_ts >= ?"
-            args.append(since_ts)
-        if until_ts is not None:
-            sql += " AND m.published_ts <= ?"
-            args.append(until_ts)
-        sql += " ORDER BY score DESC LIMIT ?"
-        args.append(k)
+        where, args = _filter_sql(sources, since_ts, until_ts)
         with self._lock:
-            return [(str(cid), float(s)) for cid, s in self._db.execute(sql, args)]
+            ranked = self._pruner.search(terms, k, where, args, self._ranked)
+            if ranked is None:
+                ranked = self._ranked(terms, k, where, args)
+            return self._chunk_ids(ranked)
+
+    def _ranked(
+        self, terms: Sequence[str], limit: int, where: str, args: Sequence[object]
+    ) -> list[tuple[int, float]]:
+        """(rowid, BM25 score) of the ``limit`` best rows holding any of ``terms``."""
+        if where:  # filters need each matching row's metadata
+            sql = (
+                "SELECT chunks.rowid, -bm25(chunks) AS score FROM chunks "
+                "JOIN chunk_meta m ON m.rowid = chunks.rowid WHERE chunks MATCH ?"
+                f"{where} ORDER BY score DESC LIMIT ?"
+            )
+        else:  # without, the metadata join would cost a lookup for every matching row
+            sql = (
+                "SELECT rowid, -bm25(chunks) AS score FROM chunks WHERE chunks MATCH ? "
+                "ORDER BY score DESC LIMIT ?"
+            )
+        rows = self._db.execute(sql, [_match(terms), *args, limit])
+        return [(int(r), float(s)) for r, s in rows]
+
+    def _chunk_ids(self, ranked: list[tuple[int, float]]) -> list[tuple[str, float]]:
+        if not ranked:
+            return []
+        marks = ",".join("?" * len(ranked))
+        ids = dict(
+            self._db.execute(
+                f"SELECT rowid, chunk_id FROM chunk_meta WHERE rowid IN ({marks})",
+                [r for r, _ in ranked],
+            ).fetchall()
+        )
+        return [(str(ids[r]), s) for r, s in ranked if r in ids]
 
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many chunks hold each term (after stemming, as FTS5 indexes it), and the
         number of chunks: what an IDF weight needs."""
         stems = {t: self._stem(t) for t in terms}
         with self._lock:
-            total = self.count()
-            wanted = sorted(set(stems.values()))
-            if not wanted:
-                return {}, total
-            rows = self._db.execute(
-                f"SELECT term, doc FROM vocab WHERE term IN ({','.join('?' * len(wanted))})",
-                wanted,
-            ).fetchall()
-        df = dict(rows)
+            total = self._pruner.totals()[0]
+            df = self._pruner.doc_counts(sorted(set(stems.values())))
         return {t: int(df.get(s, 0)) for t, s in stems.items()}, total
 
     def _stem(self, term: str) -> str:
@@ -183,6 +213,8 @@ class LexicalIndex:
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"lexical index write failed: {exc}") from exc
+            finally:
+                self._pruner.forget()
 
     def delete(self, article_ids: Sequence[str]) -> None:
         if not article_ids:
@@ -195,6 +227,8 @@ class LexicalIndex:
             except sqlite3.Error as exc:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"lexical index delete failed: {exc}") from exc
+            finally:
+                self._pruner.forget()
 
     def _delete(self, article_ids: Sequence[str]) -> None:
         for i in range(0, len(article_ids), 500):
@@ -207,6 +241,26 @@ class LexicalIndex:
             )
             self._db.execute(f"DELETE FROM chunk_meta WHERE article_id IN ({marks})", part)
             self._db.execute(f"DELETE FROM articles WHERE article_id IN ({marks})", part)
+
+
+def _match(terms: Sequence[str]) -> str:
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _filter_sql(
+    sources: Sequence[str] | None, since_ts: int | None, until_ts: int | None
+) -> tuple[str, list[object]]:
+    sql, args = "", list[object]()
+    if sources:
+        sql += f" AND m.source IN ({','.join('?' * len(sources))})"
+        args.extend(sources)
+    if since_ts is not None:
+        sql += " AND m.published_ts >= ?"
+        args.append(since_ts)
+    if until_ts is not None:
+        sql += " AND m.published_ts <= ?"
+        args.append(until_ts)
+    return sql, args
 
 
 @lru_cache(maxsize=1)
