@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import time
@@ -33,6 +32,7 @@ offline_environment()
 from assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
 from assistant.answers import Answer  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
+from assistant.evaluation import metrics as m  # noqa: E402
 from bench.machine_info import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,17 +40,11 @@ QUESTIONS = ROOT.parent / "shared" / "eval" / "realtimeqa-2025" / "questions.jso
 
 
 def mentions(text: str, answer: str) -> bool:
-    """``answer`` as a whole word (or phrase) in ``text``, ignoring case."""
-    pattern = r"(?<!\w)" + re.escape(answer.lower().strip()) + r"(?!\w)"
-    return re.search(pattern, text.lower()) is not None
+    return m.mentions(text, answer)
 
 
 def correct(answer: Answer, gold: str) -> bool:
-    return (
-        not answer.refused
-        and mentions(answer.answer[:300], gold)
-        and any(mentions(c.quote, gold) for c in answer.citations)
-    )
+    return m.is_correct(answer, [gold])
 
 
 def question_date(q: dict[str, Any]) -> datetime | None:
@@ -59,13 +53,6 @@ def question_date(q: dict[str, Any]) -> datetime | None:
         return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def run(limit: int | None, modes: list[str]) -> dict[str, Any]:
@@ -163,7 +150,7 @@ def run(limit: int | None, modes: list[str]) -> dict[str, Any]:
         "ask_latency_ms": {
             "n": len(latencies),
             "p50": statistics.median(latencies),
-            "p95": pct(latencies, 95),
+            "p95": m.percentile(latencies, 95),
         },
         "per_question": per_question,
     }
