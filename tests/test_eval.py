@@ -85,6 +85,12 @@ def test_accuracy_needs_the_answer_in_the_opening_and_in_a_cited_quote() -> None
     assert not m.is_correct(late, ["2,000"])
     refused = right.model_copy(update={"refused": True})
     assert not m.is_correct(refused, ["2,000"])
+    # a wrong short answer over the right quote: the editor reads "12" first
+    under = Answer(question="q", answer=f"12 [1]\n\n“{quote}” [1]", citations=[cite(1, quote)])
+    assert not m.is_correct(under, ["2,000"]) and m.in_opening(under, ["2,000"])
+    # no short answer: the first quote is the first line
+    lead = Answer(question="q", answer=f"“{quote}” [1]", citations=[cite(1, quote)])
+    assert m.is_correct(lead, ["2,000"])
 
 
 def test_citation_checks() -> None:
@@ -314,7 +320,10 @@ def test_eval_end_to_end_with_report_plots_and_compare(tmp_path: Path) -> None:
     assert report["settings"]["top_k"] == 5 and "llm_api_key" not in report["settings"]
     assert report["run"]["git_commit"] and report["run"]["k"] == 5
     md = (run_a / "report.md").read_text()
-    assert "| accuracy | 0.750 |" in md and "line 4: not valid JSON" in md
+    assert (
+        "| headline accuracy (first line right, quote backs it) | 0.750 |" in md
+        and "line 4: not valid JSON" in md
+    )
     for name in report["plots"].values():
         assert (run_a / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in md
@@ -345,7 +354,7 @@ def test_eval_end_to_end_with_report_plots_and_compare(tmp_path: Path) -> None:
                           timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     table = done.stdout
-    acc_line = next(x for x in table.splitlines() if x.startswith("accuracy "))
+    acc_line = next(x for x in table.splitlines() if x.startswith("headline accuracy "))
     b_acc = rep_b["summary"]["answers"]["accuracy"]
     assert "0.750" in acc_line and f"{b_acc:.3f}" in acc_line
     assert "top_k" not in table  # k was an option, not a setting; the question files differ:

@@ -68,9 +68,25 @@ def mrr(ranks: Sequence[int | None]) -> float:
     return sum(1 / r for r in ranks if r) / len(ranks)
 
 
+def first_line(text: str) -> str:
+    """What an editor reads first: the answer up to its first line break."""
+    return text.strip().split("\n", 1)[0]
+
+
 def is_correct(answer: Answer, answers: Sequence[str]) -> bool:
-    """Accuracy's test: not refused, an acceptable answer in the opening of the answer text
-    and in at least one cited quote (so the right number must also be backed by a source)."""
+    """Headline accuracy's test: not refused, an acceptable answer in the first line of the
+    answer (the short answer, or the first quote when there is none) and in at least one
+    cited quote (so the right number must also be backed by a source)."""
+    return (
+        not answer.refused
+        and mentions_any(first_line(answer.answer), answers)
+        and any(mentions_any(c.quote, answers) for c in answer.citations)
+    )
+
+
+def in_opening(answer: Answer, answers: Sequence[str]) -> bool:
+    """The looser test: an acceptable answer anywhere in the first 300 characters (a quote
+    under a wrong short answer counts) and in a cited quote."""
     return (
         not answer.refused
         and mentions_any(answer.answer[:ANSWER_WINDOW], answers)

@@ -90,6 +90,7 @@ def evaluate_one(
         answer_rank=m.answer_rank(passages, gold) if gold else None,
         gold_rank=m.gold_rank(passages, q.gold_ids) if q.gold_ids else None,
         correct=m.is_correct(answer, gold) if q.answerable else None,
+        correct_opening=m.in_opening(answer, gold) if q.answerable else None,
         exact_match=(
             m.exact_match(answer.short_answer, gold)
             if q.answerable and answered and answer.short_answer

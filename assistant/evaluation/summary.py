@@ -68,7 +68,9 @@ def summarize(records: Sequence[Record], ks: Sequence[int]) -> dict[str, Any]:
             "gold_mrr": m.mrr(gold_ranks) if with_gold else None,
         },
         "answers": {
+            # headline accuracy: the first line of the answer is right and a quote backs it
             "accuracy": _share(answerable, lambda r: r.get("correct")),
+            "accuracy_opening": _share(answerable, lambda r: r.get("correct_opening")),
             # of the answerable questions it did answer, how many it got right
             "accuracy_when_answered": _share(answered_answerable, lambda r: r.get("correct")),
             "exact_match": _mean([float(r["exact_match"]) for r in scored]),
@@ -104,7 +106,8 @@ HEADLINE: list[tuple[str, str, str]] = [
     ("retrieval", "answer_mrr", "answer MRR"),
     ("retrieval", "gold_recall@5", "gold-article recall@5"),
     ("retrieval", "gold_mrr", "gold-article MRR"),
-    ("answers", "accuracy", "accuracy"),
+    ("answers", "accuracy", "headline accuracy (first line right, quote backs it)"),
+    ("answers", "accuracy_opening", "answer in the first 300 characters"),
     ("answers", "accuracy_when_answered", "accuracy when answered"),
     ("answers", "exact_match", "short answer exact match"),
     ("answers", "f1", "short answer F1"),
