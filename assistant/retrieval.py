@@ -85,6 +85,12 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def as_of_bound(as_of: datetime) -> int:
+    """The last second an answer "as of" ``as_of`` may use: a bare date includes its day."""
+    a = _utc(as_of)
+    return int(a.timestamp()) + (86399 if a.time() == dtime.min else 0)
+
+
 @dataclass
 class Retrieved:
     passages: list[Passage]
@@ -157,7 +163,8 @@ class Retriever:
         as_of: datetime | None = None,
     ) -> Retrieved:
         """The ``k`` best passages for ``question``, best first, syndicated copies folded.
-        With ``as_of`` (the date the question is asked), articles of the days before it are
+        With ``as_of`` (the date the question is asked) nothing published after that day is
+        used (undated articles stay eligible), and articles of the days before it are
         favoured: "this week" and "recently" mean relative to that date."""
         mode = mode or self.mode
         filters = filters or Filters()
@@ -167,18 +174,19 @@ class Retriever:
         lexical: list[tuple[str, float]] = []
         fetched: dict[str, ChunkHit] = {}
         qvec = None
+        as_of_ts = as_of_bound(as_of) if as_of is not None else None
         pending: Future[tuple[list[tuple[str, float]], dict[str, ChunkHit]]] | None = None
         if mode in ("hybrid", "lexical") and self.store.lexical is not None:
             # BM25 (and fetching its hits' chunks) runs beside embedding and the dense
             # query: SQLite and the waits for the Chroma server release the GIL, so on two
             # cores the sides overlap
-            pending = _pool().submit(self._lexical, question, n, filters, timings)
+            pending = _pool().submit(self._lexical, question, n, filters, timings, as_of_ts)
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
             qvec = self.embedder.embed_query(question)
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            dense = self.store.query(qvec, n, filters.chroma_where())
+            dense = self._dense(qvec, n, filters, as_of_ts)
             timings["dense"] = (time.perf_counter() - t) * 1000
         if pending is not None:
             lexical, fetched = pending.result()
@@ -190,14 +198,32 @@ class Retriever:
         timings["fuse"] = (time.perf_counter() - t) * 1000
         return Retrieved(passages, timings, qvec)
 
+    def _dense(self, qvec: Any, n: int, filters: Filters, as_of_ts: int | None) -> list[ChunkHit]:
+        """Dense hits; with an as-of bound, the dated ones up to it and the undated ones
+        (Chroma cannot filter on a missing field, so those come from an unbounded query)."""
+        where = filters.chroma_where()
+        if as_of_ts is None:
+            return self.store.query(qvec, n, where)
+        bound = {"published_ts": {"$lte": as_of_ts}}
+        dated = self.store.query(qvec, n, {"$and": [where, bound]} if where else bound)
+        undated = [h for h in self.store.query(qvec, n, where) if "published_ts" not in h.metadata]
+        return sorted(dated + undated, key=lambda h: -h.score)[:n]
+
     def _lexical(
-        self, question: str, n: int, filters: Filters, timings: dict[str, float]
+        self,
+        question: str,
+        n: int,
+        filters: Filters,
+        timings: dict[str, float],
+        as_of_ts: int | None = None,
     ) -> tuple[list[tuple[str, float]], dict[str, ChunkHit]]:
         """BM25 hits, and their chunks from Chroma (texts and metadata live there)."""
         assert self.store.lexical is not None
         t = time.perf_counter()
         lo, hi = filters.bounds()
-        got = self.store.lexical.search(query_terms(question), n, filters.sources or None, lo, hi)
+        got = self.store.lexical.search(
+            query_terms(question), n, filters.sources or None, lo, hi, as_of_ts
+        )
         timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         chunks = {h.id: h for h in self.store.get_chunks([c for c, _ in got])} if got else {}

@@ -129,8 +129,10 @@ class LexicalIndex:
         sources: Sequence[str] | None = None,
         since_ts: int | None = None,
         until_ts: int | None = None,
+        as_of_ts: int | None = None,
     ) -> list[tuple[str, float]]:
         """Chunk ids and BM25 scores (higher is better) of chunks holding any of ``terms``.
+        ``as_of_ts`` excludes chunks of articles published after it but keeps undated ones.
 
         On a large index the query is answered in two steps that give the same result as
         one FTS5 query over all terms (see :meth:`index.bm25.Pruner.search`); when that cannot be
@@ -138,6 +140,9 @@ class LexicalIndex:
         if not terms:
             return []
         where, args = _filter_sql(sources, since_ts, until_ts)
+        if as_of_ts is not None:
+            where += " AND (m.published_ts <= ? OR m.published_ts IS NULL)"
+            args.append(as_of_ts)
         with self._lock:
             ranked = self._pruner.search(terms, k, where, args, self._ranked)
             if ranked is None:
