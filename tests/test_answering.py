@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from assistant import Assistant, EmptyIndexError, Filters, QuestionError, Settings
 from assistant.chat import is_follow_up, standalone_question
-from assistant.retrieval import Retriever
+from assistant.retrieval import Mode, Retriever
 from tests.conftest import corpus_rows
 
 SAMPLE_Q = "How many Guard members were deployed?"
@@ -72,6 +73,9 @@ def test_sample_question_answers_2000_with_the_right_citation(asst: Assistant) -
     assert record.text[first.start : first.end] == first.quote
     assert first.chunk_id in {p.chunk_id for p in answer.passages}
     assert answer.timings_ms["total"] > 0
+    # only supporting quotes: no unrelated second sentence ("Unlike other branches …")
+    assert len(answer.citations) == 1 and answer.answer.count("“") == 1
+    assert answer.answer.splitlines()[0] == "2,000 [1]"
 
 
 def test_question_the_sample_does_not_answer_is_refused(asst: Assistant) -> None:
@@ -119,6 +123,28 @@ def test_date_filters(asst: Assistant) -> None:
     day = asst.retriever.retrieve(q, 10, Filters.model_validate({"until": "2025-03-04"}))
     assert "Riverton Gazette" in {p.source for p in day.passages}
     assert "Wire Service" not in {p.source for p in day.passages}
+
+
+def test_as_of_is_a_hard_bound_that_keeps_undated_articles(asst: Assistant) -> None:
+    def sources(question: str, day: str, mode: Mode) -> set[str]:
+        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        return {p.source for p in asst.retriever.retrieve(question, 5, mode=mode, as_of=when)
+                .passages}  # fmt: skip
+
+    for mode in ("hybrid", "dense", "lexical"):
+        q = "How much will the Riverton flood barrier cost?"
+        assert not {"Riverton Gazette", "Wire Service"} & sources(q, "2025-01-01", mode)
+        # the day itself counts; the copy published the day after does not
+        got = asst.retriever.retrieve(q, 5, mode=mode, as_of=datetime(2025, 3, 4, tzinfo=UTC))
+        assert "Riverton Gazette" in {p.source for p in got.passages}
+        assert all(r.source != "Wire Service" for p in got.passages for r in p.also_in)
+        assert "Wire Service" not in {p.source for p in got.passages}
+        # the sample article has no date: still eligible
+        assert any("2,000 National Guard" in p.text for p in asst.retriever.retrieve(
+            SAMPLE_Q, 5, mode=mode, as_of=datetime(2020, 1, 1, tzinfo=UTC)).passages)  # fmt: skip
+    answer = asst.ask("How much will the Riverton flood barrier cost?",
+                      as_of=datetime(2025, 1, 1, tzinfo=UTC))  # fmt: skip
+    assert "$42 million" not in answer.answer
 
 
 def test_syndicated_copies_collapse_into_one_passage(asst: Assistant) -> None:

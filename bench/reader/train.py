@@ -1,0 +1,437 @@
+"""Fit the learned reader (assistant/answering/reader.json) on the 2025 question set.
+
+    # 1. retrieve every question as of its date from an index of the corpus, and compute
+    #    every sentence's features (both sentence encoders, NER): minutes
+    ASSISTANT_DATA_DIR=<full 2025 index> python bench/reader/train.py dump
+    # 2. cross-validate by week, print the tables, write the model: seconds
+    python bench/reader/train.py fit [--encoder minilm|e5] [--write]
+
+Questions: ../shared/eval/realtimeqa-2025/questions.jsonl (answerable and not) and our own
+bench/reader/unanswerable.jsonl (plausible questions no article answers; checked by
+bench/reader/check_unanswerable.py). Folds are whole ISO weeks, so a question is never
+scored by a model that saw its week; the written questions are spread over the folds.
+Only cross-validated figures are reported. ``fit --write`` refits on everything and writes
+the model with the thresholds chosen on the cross-validated predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from index.embeddings import offline_environment  # noqa: E402
+
+offline_environment()
+
+from assistant.answering import features as F  # noqa: E402
+from assistant.answering.model import (  # noqa: E402
+    CANDIDATE,
+    QUESTION,
+    Candidate,
+    candidates,
+    question_features,
+)
+from assistant.answering.questions import QuestionInfo, analyse  # noqa: E402
+from assistant.evaluation.metrics import mentions_any  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "eval" / "realtimeqa-2025"
+QUESTIONS = SHARED / "questions.jsonl"
+WRITTEN = ROOT / "bench" / "reader" / "unanswerable.jsonl"
+OUT = ROOT / "bench" / "out" / "reader"
+MODEL = ROOT / "assistant" / "answering" / "reader.json"
+K = 5  # passages read, as Assistant.ask does by default
+
+
+@dataclass
+class Item:
+    """One question with its retrieved sentences and everything computed about them."""
+
+    id: str
+    question: str
+    week: str
+    answerable: bool
+    written: bool
+    gold: list[str]
+    info: QuestionInfo
+    sents: list[F.Sentence]
+    sims: dict[str, np.ndarray] = field(default_factory=dict)  # encoder -> per sentence
+    ents: list[list[Any]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([mentions_any(s.text, self.gold) for s in self.sents], dtype=bool)
+
+
+def _date(raw: Any) -> datetime | None:
+    try:
+        return datetime.strptime(str(raw), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def load_questions(limit: int | None = None) -> list[dict[str, Any]]:
+    rows = [json.loads(x) for x in QUESTIONS.open(encoding="utf-8") if x.strip()]
+    lines = WRITTEN.open(encoding="utf-8") if WRITTEN.exists() else []
+    written = [json.loads(x) for x in lines if x.strip()]
+    for w in written:
+        w.update(answer=None, answerable=False, written=True)
+    out = (rows[:limit] if limit else rows) + (written[: limit // 4] if limit else written)
+    return out
+
+
+def dump(limit: int | None, out: Path, encoder_names: Sequence[str] = ("minilm",)) -> None:
+    from assistant.answering.entities import entities
+    from assistant.answering.reader import E5Encoder, EmbedderEncoder, SentenceEncoder
+    from assistant.core import Assistant
+
+    asst = Assistant.from_settings()
+    doc_freq = asst.store.lexical.document_frequencies if asst.store.lexical else None
+    encoders: dict[str, SentenceEncoder] = {"minilm": EmbedderEncoder(asst.retriever.embedder)}
+    if "e5" in encoder_names:
+        encoders["e5"] = E5Encoder()
+    items: list[Item] = []
+    started = time.perf_counter()
+    questions = load_questions(limit)
+    for i, q in enumerate(questions, 1):
+        as_of = _date(q.get("date"))
+        passages = asst.retriever.retrieve(q["question"], K, as_of=as_of).passages
+        info = analyse(q["question"])
+        sents = F.sentences(passages)
+        F.cheap_features(info, sents, F.term_weights(info, passages, doc_freq), as_of)
+        texts = [s.text for s in sents]
+        week = as_of.isocalendar() if as_of else None
+        gold = q.get("answer")
+        item = Item(
+            id=str(q["id"]),
+            question=q["question"],
+            week=f"{week[0]}-W{week[1]:02d}" if week else "none",
+            answerable=bool(q.get("answerable")),
+            written=bool(q.get("written")),
+            gold=[gold] if isinstance(gold, str) else list(gold or []),
+            info=info,
+            sents=sents,
+            sims={n: e.similarity(q["question"], texts) for n, e in encoders.items()},
+            ents=entities(texts) if texts else [],
+        )
+        items.append(item)
+        if i % 50 == 0:
+            print(f"{i}/{len(questions)} {time.perf_counter() - started:.0f} s", flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as fh:
+        pickle.dump(items, fh)
+    print(f"dumped {len(items)} questions to {out} in {time.perf_counter() - started:.0f} s")
+
+
+# -- fitting ----------------------------------------------------------------------------------
+def _fit(x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float = 1.0) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000, class_weight=None)
+    lr.fit((x - mean) / scale, y.astype(int))
+    return {
+        "names": list(names),
+        "mean": [round(float(v), 6) for v in mean],
+        "scale": [round(float(v), 6) for v in scale],
+        "coef": [round(float(v), 6) for v in lr.coef_[0]],
+        "intercept": round(float(lr.intercept_[0]), 6),
+    }
+
+
+def _prob(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    from assistant.answering.model import Logistic
+
+    return Logistic.from_dict(model).prob(x)
+
+
+@dataclass
+class Config:
+    encoder: str = "minilm"
+    rerank: int = 8
+    stage1: list[str] = field(default_factory=lambda: list(F.CHEAP))
+    stage2: list[str] = field(default_factory=lambda: list(F.CHEAP) + list(F.COSTLY))
+    short: list[str] = field(default_factory=lambda: list(CANDIDATE))
+    question: list[str] = field(default_factory=lambda: list(QUESTION))
+    neg_2025: bool = False  # train refusal with the 2025 not-answerable questions as negatives
+
+
+def _top(item: Item, model1: dict[str, Any], cfg: Config) -> list[int]:
+    p1 = _prob(model1, F.matrix(item.sents, cfg.stage1))
+    return [int(i) for i in np.argsort(-p1, kind="stable")[: cfg.rerank]]
+
+
+def _stage2_rows(item: Item, idx: list[int], cfg: Config) -> list[F.Sentence]:
+    top = [item.sents[i] for i in idx]
+    sim = item.sims[cfg.encoder][idx] if idx else np.zeros(0)
+    F.costly_features(item.info, top, sim, [item.ents[i] for i in idx])
+    return top
+
+
+@dataclass
+class Predicted:
+    item: Item
+    ranked: list[tuple[F.Sentence, float]]
+    cands: list[tuple[Candidate, float]]
+    answerable: float
+
+
+def _fit_all(train: list[Item], cfg: Config) -> dict[str, Any]:
+    """The four models, fitted on ``train``."""
+    pos = [it for it in train if it.answerable and it.sents and it.labels.any()]
+    pos_ids = {it.id for it in pos}
+    x1 = np.vstack([F.matrix(it.sents, cfg.stage1) for it in pos])
+    y1 = np.concatenate([it.labels for it in pos])
+    m1 = _fit(x1, y1, cfg.stage1)
+    rows2, y2 = [], []
+    tops: dict[str, list[F.Sentence]] = {}
+    for it in train:
+        if not it.sents:
+            continue
+        idx = _top(it, m1, cfg)
+        tops[it.id] = _stage2_rows(it, idx, cfg)
+        if it.id in pos_ids:
+            rows2.append(F.matrix(tops[it.id], cfg.stage2))
+            y2.append(it.labels[idx])
+    m2 = _fit(np.vstack(rows2), np.concatenate(y2), cfg.stage2)
+    xc, yc, ranked_all = [], [], {}
+    for it in train:
+        if it.id not in tops:
+            continue
+        top = tops[it.id]
+        p2 = _prob(m2, F.matrix(top, cfg.stage2))
+        ranked = sorted(zip(top, p2.tolist(), strict=True), key=lambda t: -t[1])
+        ranked_all[it.id] = ranked
+        if it.answerable:
+            for c in candidates(it.info, ranked):
+                xc.append([c.features.get(n, 0.0) for n in cfg.short])
+                yc.append(mentions_any(c.text, it.gold))
+    ms = _fit(np.array(xc), np.array(yc), cfg.short)
+    xq, yq = [], []
+    for it in train:
+        if it.id not in ranked_all or (not it.answerable and not it.written and not cfg.neg_2025):
+            continue
+        ranked = ranked_all[it.id]
+        cands = candidates(it.info, ranked)
+        pc = _prob(ms, np.array([[c.features.get(n, 0.0) for n in cfg.short] for c in cands]))
+        qf = question_features(it.info, ranked, float(pc.max()) if len(pc) else 0.0)
+        xq.append([qf.get(n, 0.0) for n in cfg.question])
+        yq.append(it.answerable and bool(it.labels.any()))
+    mq = _fit(np.array(xq), np.array(yq), cfg.question)
+    return {"stage1": m1, "stage2": m2, "short": ms, "answerable": mq}
+
+
+def _predict(models: dict[str, Any], it: Item, cfg: Config) -> Predicted:
+    if not it.sents:
+        return Predicted(it, [], [], 0.0)
+    top = _stage2_rows(it, _top(it, models["stage1"], cfg), cfg)
+    p2 = _prob(models["stage2"], F.matrix(top, cfg.stage2))
+    ranked = sorted(zip(top, p2.tolist(), strict=True), key=lambda t: -t[1])
+    cands = candidates(it.info, ranked)
+    pc = _prob(models["short"], np.array([[c.features.get(n, 0.0) for n in cfg.short]
+                                          for c in cands])).tolist()  # fmt: skip
+    scored = sorted(zip(cands, pc, strict=True), key=lambda t: -t[1])
+    qf = question_features(it.info, ranked, scored[0][1] if scored else 0.0)
+    pa = float(_prob(models["answerable"], np.array([[qf.get(n, 0.0) for n in cfg.question]]))[0])
+    return Predicted(it, ranked, scored, pa)
+
+
+def folds(items: list[Item], n: int = 5) -> list[list[Item]]:
+    """Whole weeks per fold (in date order, dealt round-robin); written questions spread."""
+    weeks = sorted({it.week for it in items if not it.written})
+    fold_of = {w: i % n for i, w in enumerate(weeks)}
+    out: list[list[Item]] = [[] for _ in range(n)]
+    written = 0
+    for it in items:
+        if it.written:
+            out[written % n].append(it)
+            written += 1
+        else:
+            out[fold_of[it.week]].append(it)
+    return out
+
+
+def cross_validate(items: list[Item], cfg: Config, n: int = 5) -> list[Predicted]:
+    preds: list[Predicted] = []
+    parts = folds(items, n)
+    for i, test in enumerate(parts):
+        train = [it for j, part in enumerate(parts) if j != i for it in part]
+        models = _fit_all(train, cfg)
+        preds.extend(_predict(models, it, cfg) for it in test)
+    return preds
+
+
+def first_line(p: Predicted, short_t: float) -> str | None:
+    """The first line the answerer would show (None: nothing to show)."""
+    if p.cands and p.cands[0][1] >= short_t:
+        return p.cands[0][0].text
+    return p.ranked[0][0].text if p.ranked else None
+
+
+def scores(preds: list[Predicted], short_t: float, refuse_t: float) -> dict[str, float]:
+    ans = [p for p in preds if p.item.answerable]
+    written = [p for p in preds if p.item.written]
+    not_2025 = [p for p in preds if not p.item.answerable and not p.item.written]
+
+    def right(p: Predicted) -> bool:
+        line = first_line(p, short_t)
+        return p.answerable >= refuse_t and line is not None and mentions_any(line, p.item.gold)
+
+    def share(xs: list[Predicted], test: Any) -> float:
+        return sum(1 for x in xs if test(x)) / max(1, len(xs))
+
+    def holds(p: Predicted, n: int) -> bool:
+        return any(mentions_any(s.text, p.item.gold) for s, _ in p.ranked[:n])
+
+    def line_right(p: Predicted) -> bool:
+        line = first_line(p, short_t)
+        return line is not None and mentions_any(line, p.item.gold)
+
+    return {
+        "top1": share(ans, lambda p: holds(p, 1)),
+        "top2": share(ans, lambda p: holds(p, 2)),
+        "headline": share(ans, right),
+        "headline_no_refusal": share(ans, line_right),
+        "short_shown": share(ans, lambda p: bool(p.cands) and p.cands[0][1] >= short_t),
+        "refused_written": share(written, lambda p: p.answerable < refuse_t),
+        "refused_2025_not": share(not_2025, lambda p: p.answerable < refuse_t),
+        "false_refusals": share(ans, lambda p: p.answerable < refuse_t),
+    }
+
+
+def choose_thresholds(preds: list[Predicted]) -> tuple[float, float, list[dict[str, float]]]:
+    """The short-answer threshold: the lowest (so editors get a crisp answer as often as
+    possible, never below 0.5) whose headline accuracy is within one point of the best; and
+    the refusal threshold that refuses at least 0.8 of the written unanswerable questions
+    with the fewest false refusals."""
+    grid = [round(x, 2) for x in np.arange(0.5, 0.96, 0.05)]
+    headline = {t: scores(preds, t, 0.0)["headline"] for t in grid}
+    short_t = min(t for t in grid if headline[t] >= max(headline.values()) - 0.01)
+    curve = []
+    for t in [round(x, 3) for x in np.arange(0.0, 1.0, 0.025)]:
+        curve.append({"threshold": t, **scores(preds, short_t, t)})
+    ok = [c for c in curve if c["refused_written"] >= 0.8]
+    refuse_t = min(ok, key=lambda c: c["false_refusals"])["threshold"] if ok else 0.5
+    return short_t, refuse_t, curve
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def fit(dump_path: Path, cfg: Config, write: Path | None, ablate: bool) -> dict[str, Any]:
+    with dump_path.open("rb") as fh:
+        items: list[Item] = pickle.load(fh)
+    preds = cross_validate(items, cfg)
+    short_t, refuse_t, curve = choose_thresholds(preds)
+    result: dict[str, Any] = {
+        "questions": len(items),
+        "answerable": sum(it.answerable for it in items),
+        "written": sum(it.written for it in items),
+        "encoder": cfg.encoder,
+        "short_threshold": short_t,
+        "refuse_threshold": refuse_t,
+        "cv": scores(preds, short_t, refuse_t),
+        "cv_no_refusal": scores(preds, short_t, 0.0),
+        "curve": curve,
+    }
+    print(json.dumps({k: v for k, v in result.items() if k != "curve"}, indent=1))
+    if ablate:
+        result["ablation"] = ablation(items, cfg, short_t)
+    if write is not None:
+        models = _fit_all(items, cfg)
+        model = {
+            **models,
+            "rerank": cfg.rerank,
+            "short_threshold": short_t,
+            "refuse_threshold": refuse_t,
+            "encoder": cfg.encoder,
+            "meta": {
+                "trained_on": "realtimeqa-2025 questions.jsonl + bench/reader/unanswerable.jsonl",
+                "questions_sha256": _sha(QUESTIONS) if QUESTIONS.exists() else None,
+                "written_sha256": _sha(WRITTEN),
+                "questions": len(items),
+                "cv": result["cv"],
+                "command": "python bench/reader/train.py fit --write",
+            },
+        }
+        write.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {write}")
+    return result
+
+
+GROUPS = {
+    "lexical (cov, window, ctx, title, prox)": [
+        "cov", "cov_win", "ctx", "title", "prox", "cov_rel"
+    ],
+    "retrieval (rank, fused, dense_p, lex_p)": ["rank_inv", "fused", "dense_p", "lex_p"],
+    "position (pos, lead)": ["pos", "lead"],
+    "form (nwords, short, quote, qmark)": ["nwords", "short", "quote", "qmark"],
+    "answer-type patterns (typed*)": ["typed", *(f"typed_{k.value}" for k in F.KINDS[:5])],
+    "recency (recency, nodate)": ["recency", "nodate"],
+    "dense sentence similarity": ["dense", "dense_rel"],
+    "NER (ner_*)": ["ner_fit", "ner_part", "ner_count"],
+}  # fmt: skip
+
+
+def ablation(items: list[Item], cfg: Config, short_t: float) -> list[dict[str, Any]]:
+    rows = []
+    base = scores(cross_validate(items, cfg), short_t, 0.0)
+    rows.append({"without": "(nothing: all features)", **base})
+    for name, group in GROUPS.items():
+        c = Config(
+            encoder=cfg.encoder,
+            rerank=cfg.rerank,
+            stage1=[n for n in cfg.stage1 if n not in group],
+            stage2=[n for n in cfg.stage2 if n not in group],
+            short=cfg.short,
+            question=cfg.question,
+        )
+        s = scores(cross_validate(items, c), short_t, 0.0)
+        rows.append({"without": name, **s})
+        print(f"{name:45s} top1 {s['top1']:.3f} headline {s['headline']:.3f}", flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dump", help="retrieve and compute features (needs the index)")
+    d.add_argument("--limit", type=int, default=None, help="first N 2025 questions only")
+    d.add_argument("--out", type=Path, default=OUT / "dump.pkl")
+    d.add_argument("--encoders", default="minilm", help="comma-separated: minilm,e5")
+    f = sub.add_parser("fit", help="cross-validate by week; --write refits and writes")
+    f.add_argument("--dump", type=Path, default=OUT / "dump.pkl")
+    f.add_argument("--encoder", choices=["minilm", "e5"], default="minilm")
+    f.add_argument("--rerank", type=int, default=8)
+    f.add_argument("--neg-2025", action="store_true", help="2025 not-answerable as negatives")
+    f.add_argument("--ablate", action="store_true", help="leave each feature group out")
+    f.add_argument("--write", nargs="?", const=MODEL, type=Path, default=None)
+    f.add_argument("--json", type=Path, default=OUT / "fit.json")
+    args = ap.parse_args()
+    if args.cmd == "dump":
+        dump(args.limit, args.out, args.encoders.split(","))
+        return
+    cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025)
+    result = fit(args.dump, cfg, args.write, args.ablate)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
