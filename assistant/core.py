@@ -23,7 +23,7 @@ from assistant.chat import SessionStore, Turn, standalone_question
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
 from index.errors import EmptyIndexError, QuestionError
-from index.loaders import Loaded, article_from_record
+from index.loaders import Loaded, parse_record
 from index.pipeline import Ingestor, IngestReport, ProgressFn
 from index.store import ArticleRecord, ChromaStore, StoreStats
 
@@ -176,14 +176,14 @@ class Assistant:
             for i, record in enumerate(records, 1):
                 where = f"{origin}[{i}]"
                 try:
-                    article = article_from_record(record, dict(self.settings.field_map))
+                    article, warnings = parse_record(record, dict(self.settings.field_map))
                 except Exception as exc:  # reported per record; the others go in
                     from index.errors import LoadError
 
                     err = exc if isinstance(exc, LoadError) else LoadError(str(exc), where)
                     yield Loaded(where, None, err)
                 else:
-                    yield Loaded(where, article)
+                    yield Loaded(where, article, warnings=[f"{where}: {w}" for w in warnings])
 
         with self._ingest_lock:
             return self.ingestor.ingest(loaded())
