@@ -22,6 +22,7 @@ from assistant.answers import Answer
 from assistant.chat import SessionStore, Turn, standalone_question
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
+from index.articles import clean_str
 from index.errors import EmptyIndexError, QuestionError
 from index.loaders import Loaded, parse_record
 from index.pipeline import Ingestor, IngestReport, ProgressFn
@@ -125,6 +126,12 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Like :meth:`ask`, yielding the answer text in pieces and then the Answer."""
         started = time.perf_counter()
+        # a lone surrogate ("\\ud83d" in JSON) would fail the tokenizer and Chroma: replace it
+        question = clean_str(question)
+        if filters is not None and filters.sources:
+            filters = filters.model_copy(
+                update={"sources": [clean_str(s) for s in filters.sources]}
+            )
         question, standalone, _ = self._prepare(question, session_id)
         got = self.retriever.retrieve(
             standalone, k or self.settings.top_k, filters, mode=mode, as_of=as_of
