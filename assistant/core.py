@@ -18,6 +18,7 @@ from typing import Any
 
 from assistant import components
 from assistant.answering import Answerer, make_answerer
+from assistant.answering.injection import defuse
 from assistant.answers import Answer
 from assistant.chat import SessionStore, Turn, standalone_question
 from assistant.retrieval import Filters, Mode, Retriever
@@ -138,7 +139,9 @@ class Assistant:
         )
         t = time.perf_counter()
         result: Answer | None = None
-        for piece in self.answerer.stream(standalone, got.passages, as_of):
+        # articles are untrusted: no answerer reads a sentence that instructs the model
+        passages = defuse(got.passages)
+        for piece in self.answerer.stream(standalone, passages, as_of):
             if isinstance(piece, Answer):
                 result = piece
             else:
