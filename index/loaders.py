@@ -171,12 +171,40 @@ def decode_text(data: bytes, origin: str) -> tuple[str, list[str]]:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         pass
+    western = _as_western(data)
+    if western is not None:
+        return western, [f"{origin}: not UTF-8; decoded as cp1252 (Windows Western)"]
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise LoadError("not UTF-8 and no text encoding could be detected", origin)
     return str(best), [f"{origin}: not UTF-8; decoded as {best.encoding}"]
+
+
+# Letters and punctuation of Western European text outside ASCII.
+_WESTERN = frozenset(
+    "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿœšžÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝŸŒŠŽß€‘’‚“”„–—…«»°·¡¿£§©®×\u00a0"
+)
+
+
+def _as_western(data: bytes) -> str | None:
+    """``data`` as cp1252 when that reads as Western European text, else None.
+
+    Detectors guess exotic code pages for short Latin-1 text ("Café" as cp775 "Cafķ"), so
+    the likeliest legacy encoding is tried first. Other scripts read as cp1252 come out
+    mostly accented (Cyrillic "Привет" as "Ïðèâåò") or with symbols (Polish "ż" as "¿"),
+    so they fail this test and go to the detector."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    foreign = [c for c in text if ord(c) > 127]
+    if any(c not in _WESTERN for c in foreign):
+        return None
+    letters = sum(c.isalpha() for c in text)
+    accented = sum(c.isalpha() for c in foreign)
+    return text if letters and accented * 4 <= letters else None
 
 
 def _pick(record: dict[str, Any], name: str, field_map: dict[str, str]) -> Any:

@@ -168,3 +168,25 @@ def test_one_bad_field_in_a_json_array_or_text_header_is_a_warning(tmp_path: Pat
     warned = [w for i in items for w in i.warnings]
     assert any("a.json[0]: title is not text" in w for w in warned)
     assert any("b.txt: unreadable publication date '32/13/2025'" in w for w in warned)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Café à Montréal, les élèves ont fêté l'été.", "latin-1"),
+        ("Café owners in Montréal said the new rules take effect in March.", "latin-1"),
+        ("Die Bürger in München äußerten sich – „schön“, sagte er.", "cp1252"),
+        ("¿Qué pasó en España? Los niños celebraron el año nuevo.", "latin-1"),
+        ("Привет, Москва объявила новые правила для кафе и ресторанов.", "cp1251"),
+        ("Zażółć gęślą jaźń, powiedział burmistrz Krakowa.", "cp1250"),
+    ],
+)
+def test_short_legacy_texts_decode_to_what_was_written(
+    tmp_path: Path, text: str, encoding: str
+) -> None:
+    """Issue 15 item 8: short Latin-1 text was read as cp775 ("Cafķ")."""
+    path = tmp_path / "note.txt"
+    path.write_bytes(text.encode(encoding))
+    (item,) = iter_articles([path])
+    assert item.article is not None and item.article.text == text
+    assert any("not UTF-8" in w for w in item.warnings)
