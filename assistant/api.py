@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from assistant.answers import Answer
-from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary
+from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary, upload_name
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 from assistant.retrieval import Filters
@@ -55,6 +55,11 @@ _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (ConfigError, 500, "config"),
     (AssistantError, 400, "assistant"),
 ]
+
+
+EMPTY_INDEX = (
+    "the index holds no articles yet: add some with POST /v1/articles or `assistant ingest PATH`"
+)
 
 
 # -- request and response bodies ------------------------------------------------------------
@@ -111,6 +116,8 @@ def _sse(event: str, data: str) -> bytes:
 
 
 def _error_body(exc: AssistantError) -> tuple[int, dict[str, str]]:
+    if isinstance(exc, EmptyIndexError):  # its message names the data dir: not for clients
+        return 409, {"detail": EMPTY_INDEX, "error": "empty_index"}
     for kind, status, name in _STATUS:
         if isinstance(exc, kind):
             return status, {"detail": str(exc), "error": name}
@@ -193,21 +200,25 @@ async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) 
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
         form = await request.form(max_files=10_000)
-        uploads = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-        if not uploads:
+        parts = list(form.multi_items())
+        if not parts:
             raise HTTPException(422, "no files in the form")
         with tempfile.TemporaryDirectory(prefix="assistant-upload-") as tmp:
-            paths, names = [], {}
-            for i, upload in enumerate(uploads):
+            paths, names, warnings = [], {}, []
+            for i, (field, value) in enumerate(parts):
+                name, warning = upload_name(field, value, i)
+                if warning:
+                    warnings.append(warning)
                 # a folder per file keeps the client's name (the loader goes by its suffix)
                 # while a name like ../../x cannot leave the temporary folder
-                name = Path(upload.filename or f"upload-{i}.txt").name or f"upload-{i}.txt"
                 path = Path(tmp, str(i), name)
                 path.parent.mkdir()
-                path.write_bytes(await upload.read())
+                data = await value.read() if isinstance(value, UploadFile) else value.encode()
+                path.write_bytes(data)
                 paths.append(path)
                 names[str(path)] = name
             report = await run_in_threadpool(asst.ingest_paths, paths)
+        report.warnings[:0] = warnings
         return ingest_summary(report, names)
     if ctype.startswith("application/json"):
         try:
@@ -237,7 +248,7 @@ def list_articles(
     }
 
 
-@router.get("/articles/{article_id}", tags=["articles"])
+@router.get("/articles/{article_id:path}", tags=["articles"])
 def get_article(article_id: str, asst: Assistant = Depends(_assistant)) -> dict[str, Any]:
     """One article with its full text."""
     record = asst.get_article(article_id)
@@ -246,7 +257,7 @@ def get_article(article_id: str, asst: Assistant = Depends(_assistant)) -> dict[
     return record.model_dump(mode="json")
 
 
-@router.delete("/articles/{article_id}", status_code=204, tags=["articles"])
+@router.delete("/articles/{article_id:path}", status_code=204, tags=["articles"])
 def delete_article(article_id: str, asst: Assistant = Depends(_assistant)) -> Response:
     """Delete an article and its chunks."""
     if not asst.delete_articles([article_id]):

@@ -4,7 +4,9 @@ ingest summary, and the OpenAPI description of the two-format article upload."""
 from __future__ import annotations
 
 import json
+import re
 from contextlib import suppress
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,6 +68,34 @@ class BodyLimit:
         headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def upload_name(field: str, value: Any, i: int) -> tuple[str, str | None]:
+    """A safe file name for form part ``i`` and a warning when the client's could not be kept.
+
+    The loader picks the format by the suffix, so the client's name is kept when it can be:
+    only its last component (no ``..``, no folders), without control characters, short enough
+    for any file system. A part without a file name is read as plain text, not dropped."""
+    fallback = f"upload-{i}.txt"
+    if not hasattr(value, "filename"):
+        return fallback, (
+            f"form field {field!r} (part {i + 1}) has no file name; it was read as plain text "
+            f"{fallback} (name the file, e.g. article.jsonl, so its format is known)"
+        )
+    raw = value.filename or ""
+    name = PureWindowsPath(PurePosixPath(_UNSAFE.sub("", raw)).name).name.strip()
+    if name in {"", ".", ".."}:
+        return fallback, f"file name {raw!r} is not usable; the file was read as {fallback}"
+    stem, dot, suffix = name.rpartition(".")
+    if not (dot and stem):
+        stem, suffix = name, ""
+    suffix = (dot + suffix)[:20]
+    while len((stem + suffix).encode()) > 200:  # file systems allow 255 bytes
+        stem = stem[: len(stem) * 3 // 4]
+    return stem + suffix, None
 
 
 def ingest_summary(report: IngestReport, names: dict[str, str] | None = None) -> dict[str, Any]:

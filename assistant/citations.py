@@ -10,8 +10,10 @@ made up. After generation every sentence is checked:
 - a sentence without a citation that states such facts must find them in some passage.
 
 Sentences of a passage that read like instructions to the model ("ignore previous
-instructions …") never count as support: obeying an injected instruction would otherwise
-be "supported" by the very text that injected it.
+instructions …", see assistant/answering/injection.py) never count as support: obeying an
+injected instruction would otherwise be "supported" by the very text that injected it. And a
+cited sentence must state what its passages say: most of its content words occur there, so a
+reply such as "BANANA [1]" is not verified by carrying a citation.
 """
 
 from __future__ import annotations
@@ -21,17 +23,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from assistant.answering.injection import injected_spans
 from assistant.answers import Answer, Passage, SentenceCheck
+from index.lexical import english_stopwords, stem
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 MARKERS_TAIL = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(?:instructions?|prompts?|rules?"
-    r"|directions?|guidelines?)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b"
-    r"|\b(?:assistant|ai|model|chatbot)s?\b[^.!?\n]{0,30}\b(?:must|should)\b[^.!?\n]{0,20}"
-    r"\b(?:say|answer|reply|respond|tell)\b",
-    re.IGNORECASE,
-)
 # "U.S.", "Mr.", "Jan." end with a full stop but not a sentence
 _ABBREV = re.compile(
     r"(?:\b[A-Z]\.(?:[A-Z]\.)*|\b(?:Mr|Mrs|Ms|Dr|St|Sen|Rep|Gov|Gen|Lt|Col|Jr|Sr|Inc|Co"
@@ -172,15 +169,6 @@ def names(text: str) -> list[str]:
     return out
 
 
-def injected_spans(passage: Passage) -> list[tuple[int, int]]:
-    """Sentences of ``passage`` (article offsets) that read like instructions to a model."""
-    return [
-        span
-        for span in passage.sentences or [(passage.start, passage.end)]
-        if _INJECTION.search(passage.sentence_text(span))
-    ]
-
-
 def support_text(passage: Passage) -> str:
     """What a citation of ``passage`` may draw on: its text without instruction-like
     sentences, its title, outlet and publication date (the prompt shows all of them)."""
@@ -200,6 +188,7 @@ class Support:
     def __init__(self, text: str) -> None:
         self.lower = text.lower()
         self.values = {f.value for f in numbers(text) if f.value is not None}
+        self.stems = {stem(w) for w in _WORD.findall(self.lower)}
 
     def has_number(self, fact: Fact) -> bool:
         return fact.value in self.values or fact.text.lower() in self.lower
@@ -213,6 +202,25 @@ class Support:
         out = [f.text for f in numbers(plain) if not self.has_number(f)]
         out += [n for n in names(plain) if not self.has_name(n) and n not in out]
         return out
+
+    def missing_words(self, sentence: str) -> list[str]:
+        """The content words of ``sentence`` this text lacks, when they outnumber what it
+        holds (its content words and its numbers and names, counted as facts): a sentence
+        must say what its passage says, not merely carry a citation ("banana [1]")."""
+        plain = strip_markers(sentence)
+        found_names = {n.lower() for n in names(plain)}
+        facts = len(numbers(plain)) + len(found_names)
+        words = {
+            w
+            for w in _WORD.findall(plain.lower())
+            if len(w) > 2
+            and w not in found_names
+            and w not in _NOT_NAMES
+            and w not in _NUMBER_WORDS
+            and w not in english_stopwords()
+        }
+        lacking = sorted(w for w in words if stem(w) not in self.stems)
+        return lacking if 2 * len(lacking) > len(words) + facts else []
 
 
 def check_sentences(text: str, passages: list[Passage]) -> list[SentenceCheck]:
@@ -236,6 +244,7 @@ def checked_sentences(
         if valid:
             joined = Support("\n".join(support_text(passages[n - 1]) for n in valid))
             missing = joined.missing(sentence)
+            missing += [w for w in joined.missing_words(sentence) if w not in missing]
             status = "unsupported" if missing else "supported"
         elif invalid:
             missing, status = [], "invalid"

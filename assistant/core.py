@@ -18,12 +18,14 @@ from typing import Any
 
 from assistant import components
 from assistant.answering import Answerer, make_answerer
+from assistant.answering.injection import defuse
 from assistant.answers import Answer
 from assistant.chat import SessionStore, Turn, standalone_question
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
+from index.articles import clean_str
 from index.errors import EmptyIndexError, QuestionError
-from index.loaders import Loaded, article_from_record
+from index.loaders import Loaded, parse_record
 from index.pipeline import Ingestor, IngestReport, ProgressFn
 from index.store import ArticleRecord, ChromaStore, StoreStats
 
@@ -125,13 +127,21 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Like :meth:`ask`, yielding the answer text in pieces and then the Answer."""
         started = time.perf_counter()
+        # a lone surrogate ("\\ud83d" in JSON) would fail the tokenizer and Chroma: replace it
+        question = clean_str(question)
+        if filters is not None and filters.sources:
+            filters = filters.model_copy(
+                update={"sources": [clean_str(s) for s in filters.sources]}
+            )
         question, standalone, _ = self._prepare(question, session_id)
         got = self.retriever.retrieve(
             standalone, k or self.settings.top_k, filters, mode=mode, as_of=as_of
         )
         t = time.perf_counter()
         result: Answer | None = None
-        for piece in self.answerer.stream(standalone, got.passages, as_of):
+        # articles are untrusted: no answerer reads a sentence that instructs the model
+        passages = defuse(got.passages)
+        for piece in self.answerer.stream(standalone, passages, as_of):
             if isinstance(piece, Answer):
                 result = piece
             else:
@@ -176,14 +186,14 @@ class Assistant:
             for i, record in enumerate(records, 1):
                 where = f"{origin}[{i}]"
                 try:
-                    article = article_from_record(record, dict(self.settings.field_map))
+                    article, warnings = parse_record(record, dict(self.settings.field_map))
                 except Exception as exc:  # reported per record; the others go in
                     from index.errors import LoadError
 
                     err = exc if isinstance(exc, LoadError) else LoadError(str(exc), where)
                     yield Loaded(where, None, err)
                 else:
-                    yield Loaded(where, article)
+                    yield Loaded(where, article, warnings=[f"{where}: {w}" for w in warnings])
 
         with self._ingest_lock:
             return self.ingestor.ingest(loaded())

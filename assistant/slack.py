@@ -12,13 +12,17 @@ mode at ``POST /slack/events``, where Bolt verifies every request's signature an
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt import Ack, App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
@@ -194,7 +198,9 @@ class SlackBot:
         client.chat_update(
             channel=channel,
             ts=placeholder["ts"],
-            text=answer.answer,  # the notification / screen-reader text
+            # the notification / screen-reader text: escaped like the blocks, or an article's
+            # "<!channel>" would notify a whole channel
+            text=escape(answer.answer),
             blocks=answer_blocks(answer),
             metadata={"event_type": METADATA_EVENT, "event_payload": payload},
         )
@@ -284,6 +290,35 @@ def build_app(
     return app
 
 
+def refuse_malformed(headers: Mapping[str, str], body: bytes) -> tuple[int, str] | None:
+    """(status, reason) for a request Bolt would crash on, else None: a timestamp that is not
+    a number (Bolt's signature check calls int() on it), a body that is not UTF-8, or one
+    that is not the JSON object or form Slack sends."""
+    stamp = headers.get("x-slack-request-timestamp")
+    if stamp is not None and not (stamp.isascii() and stamp.strip().isdigit()):
+        return 401, "X-Slack-Request-Timestamp is not a Unix time"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "the body is not UTF-8"
+    if not text:
+        return None
+    ctype = headers.get("content-type", "")
+    try:
+        # the same reading as Bolt's parse_body: JSON, a form with a JSON payload, or a form
+        if ctype == "application/json" or text.startswith("{"):
+            parsed: Any = json.loads(text)
+        elif "payload" in text:
+            parsed = json.loads(dict(parse_qsl(text, keep_blank_values=True)).get("payload", "{}"))
+        else:
+            parsed = dict(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+    except (ValueError, RecursionError):
+        return 400, "the body is not the JSON or form Slack sends"
+    if not isinstance(parsed, dict):
+        return 400, "the body is not a JSON object"
+    return None
+
+
 def events_app(app: App, max_body: int = 1_000_000) -> FastAPI:
     """An ASGI app serving Bolt at ``POST /slack/events`` (events and interactivity)."""
     web = FastAPI(title="Newsroom assistant Slack events", docs_url=None, redoc_url=None)
@@ -291,8 +326,18 @@ def events_app(app: App, max_body: int = 1_000_000) -> FastAPI:
     @web.post("/slack/events")
     async def slack_events(request: Request) -> Response:
         body = await request.body()
+        refused = refuse_malformed(request.headers, body)
+        if refused is not None:
+            status, detail = refused
+            return JSONResponse({"detail": detail}, status_code=status)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # Bolt reads ids out of the payload as it builds the request: odd shapes fail there
+            log.info("malformed Slack request: %r", exc)
+            return JSONResponse({"detail": "malformed Slack payload"}, status_code=400)
         # dispatch verifies the signature and acks; the answer runs on Bolt's executor
-        response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(response)
 
     @web.get("/healthz")

@@ -8,7 +8,10 @@ Everything from an article is escaped in :mod:`assistant.ui_render` before it re
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,26 @@ def _outlets(asst: Assistant) -> list[str]:
 def _article_choices(asst: Assistant) -> list[tuple[str, str]]:
     # Dropdown labels are rendered as text by the browser, never as markup.
     return [(f"{r.title} — {r.source or '?'} ({r.id})", r.id) for r in asst.list_articles()]
+
+
+def upload_cache() -> Path:
+    """Where Gradio keeps uploaded files (``GRADIO_TEMP_DIR``, else <tmp>/gradio)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir(), "gradio"))
+
+
+def _discard_upload(path: Path) -> None:
+    """Delete an uploaded file once ingested, with its per-upload folder: Gradio would
+    otherwise serve it, without any token, after its articles are deleted."""
+    cache = upload_cache().resolve()
+    try:
+        target = path.resolve()
+        if cache not in target.parents:
+            return  # not an upload: never delete a file Gradio did not create
+        target.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may hold another upload
+            target.parent.rmdir()
+    except OSError as exc:
+        log.warning("could not remove the uploaded file %s: %s", path, exc)
 
 
 def build_ui(asst: Assistant) -> Any:
@@ -123,7 +146,7 @@ def build_ui(asst: Assistant) -> Any:
 
     def upload(
         files: list[str] | None, progress: gr.Progress = gr.Progress()
-    ) -> tuple[str, str, str, Any, Any]:
+    ) -> tuple[str, str, str, Any, Any, None]:
         rows: list[dict[str, Any]] = []
         paths = [Path(f) for f in files or []]
         for i, path in enumerate(paths):
@@ -141,21 +164,27 @@ def build_ui(asst: Assistant) -> Any:
                 log.exception("ingest of %s failed", path)
                 rows.append({"file": path.name, "ok": False, "result": f"failed: {exc}"})
                 continue
+            finally:
+                _discard_upload(path)
             ok = report.ok and (report.new or report.updated or report.unchanged)
             rows.append(
                 {"file": path.name, "ok": bool(ok), "result": render.describe_report(report)}
             )
         progress((len(paths), len(paths)), desc="Done")
         if not rows:
-            return ("<p>Choose files first.</p>", *index_view())
-        return (render.ingest_rows_html(rows), *index_view())
+            return ("<p>Choose files first.</p>", *index_view(), None)
+        # the files are gone from the cache: the component must not offer them for download
+        return (render.ingest_rows_html(rows), *index_view(), None)
 
     def delete(ids: list[str] | None) -> tuple[str, str, str, Any, Any]:
         deleted = asst.delete_articles(list(ids or [])) if ids else 0
         note = f"<p>Deleted {deleted} article(s).</p>" if ids else "<p>Select articles first.</p>"
         return (note, *index_view())
 
-    with gr.Blocks(title="Newsroom assistant", analytics_enabled=False) as demo:
+    # uploads never ingested (the tab closed before "Ingest") go after an hour
+    with gr.Blocks(
+        title="Newsroom assistant", analytics_enabled=False, delete_cache=(3600, 3600)
+    ) as demo:
         gr.Markdown("## Newsroom assistant\nAnswers from the indexed news articles, with sources.")
         with gr.Tab("Chat"), gr.Row():
             with gr.Column(scale=3):
@@ -214,7 +243,7 @@ def build_ui(asst: Assistant) -> Any:
         chat.click(rate, None, thanks)
         clear.click(new_chat, None, [chat, sources, thanks])
         index_outputs = [overview, articles, to_delete, outlet]
-        ingest_btn.click(upload, files, [ingest_result, *index_outputs])
+        ingest_btn.click(upload, files, [ingest_result, *index_outputs, files])
         delete_btn.click(delete, to_delete, [delete_note, *index_outputs])
         demo.load(index_view, None, index_outputs)
     return demo

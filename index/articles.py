@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MetaValue = str | int | float | bool
 
 _DATELINE = re.compile(r"^[A-Z][\w .,'’-]{0,60}?\s[—–]\s")
+# Lone surrogates (JSON "\\ud83d") cannot be encoded as UTF-8, so hashing, Chroma and SQLite
+# would all fail on them; control characters other than tab and newline are noise in news text.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def article_id_for(url: str | None, text: str) -> str:
@@ -27,8 +31,14 @@ def article_id_for(url: str | None, text: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
+def clean_str(value: str) -> str:
+    """``value`` with lone surrogates replaced by U+FFFD, so it can be stored as UTF-8."""
+    return _SURROGATES.sub("\ufffd", value)
+
+
 def normalise_text(text: str) -> str:
     """NFC, unix newlines, no trailing spaces, at most one blank line between paragraphs."""
+    text = _CONTROLS.sub("", clean_str(text))
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\u00a0", " ").replace("\ufeff", "")
     lines = [line.rstrip() for line in text.split("\n")]
@@ -38,25 +48,32 @@ def normalise_text(text: str) -> str:
 
 
 def parse_published(value: Any) -> datetime | None:
-    """Parse a publication date into an aware datetime (naive values are taken as UTC)."""
+    """Parse a publication date into an aware datetime (naive values are taken as UTC); raises
+    ValueError for anything that is not a readable date in datetime's range."""
     if value is None or value == "":
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = datetime.fromtimestamp(float(value), tz=UTC)
-    elif isinstance(value, str):
-        try:
-            parsed = date_parser.parse(value.strip())
-        except (ValueError, OverflowError) as exc:
-            raise ValueError(f"unreadable publication date {value!r}") from exc
-    else:
-        raise ValueError(f"unreadable publication date {value!r}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, date):
+            parsed = datetime(value.year, value.month, value.day)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parsed = datetime.fromtimestamp(float(value), tz=UTC)
+        elif isinstance(value, str):
+            parsed = date_parser.parse(clean_str(value).strip())
+        else:
+            raise TypeError(type(value).__name__)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed.timestamp()  # an extreme offset can push a valid date out of range here
+    except (ValueError, OverflowError, OSError, TypeError) as exc:
+        raise ValueError(f"unreadable publication date {_short(value)}") from exc
     return parsed
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def derive_title(text: str, limit: int = 90) -> str:
@@ -77,7 +94,10 @@ def derive_title(text: str, limit: int = 90) -> str:
 def hostname(url: str | None) -> str:
     if not url:
         return ""
-    host = urlsplit(url.strip()).hostname or ""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:  # "http://[" and friends: no host rather than an error
+        return ""
     return host.removeprefix("www.")
 
 
@@ -116,30 +136,67 @@ class Article(BaseModel):
         id: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Article:
-        """Normalise raw fields into an Article; raises ValueError when there is no text."""
+        """Normalise raw fields into an Article; raises ValueError when there is no text or a
+        field is of the wrong type or unreadable (see :meth:`parse` for the lenient form)."""
+        article, warnings = cls.parse(
+            text=text,
+            title=title,
+            url=url,
+            source=source,
+            authors=authors,
+            published=published,
+            id=id,
+            metadata=metadata,
+        )
+        if warnings:
+            raise ValueError(warnings[0])
+        return article
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        text: Any,
+        title: Any = None,
+        url: Any = None,
+        source: Any = None,
+        authors: Any = None,
+        published: Any = None,
+        id: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Article, list[str]]:
+        """An Article from untrusted fields, and warnings for the fields it had to drop.
+
+        Only the text is required: ValueError when it is missing, blank or not a string. A
+        wrong-typed optional field (``"title": {}``), a blank id or an unreadable date is left
+        out with a warning, so one odd field never costs the article."""
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"the text field is not a string (got {type(text).__name__})")
         clean = normalise_text(text or "")
         if not clean:
             raise ValueError("article has no text")
-        url = url.strip() if url and url.strip() else None
-        clean_title = " ".join((title or "").split()) or derive_title(clean)
-        meta: dict[str, MetaValue] = {}
-        for key, value in (metadata or {}).items():
-            if value is None:
-                continue
-            if isinstance(value, str | int | float | bool):
-                meta[str(key)] = value
-            else:
-                meta[str(key)] = json.dumps(value, ensure_ascii=False, default=str)
+        warnings: list[str] = []
+        url_s = _optional_str("url", url, warnings, numbers=False)
+        title_s = " ".join(_optional_str("title", title, warnings).split())
+        source_s = " ".join(_optional_str("source", source, warnings).split())
+        id_s = _optional_str("id", id, warnings).strip()
+        if not id_s and isinstance(id, str):
+            warnings.append("id is blank; an id was derived from the url or text")
+        try:
+            when = parse_published(published)
+        except ValueError as exc:
+            warnings.append(f"{exc}; the article is kept without a date")
+            when = None
         return cls(
-            id=str(id).strip() if id not in (None, "") else article_id_for(url, clean),
-            title=clean_title,
+            id=id_s or article_id_for(url_s, clean),
+            title=title_s or derive_title(clean),
             text=clean,
-            url=url,
-            source=(source or "").strip() or hostname(url),
-            authors=[a.strip() for a in authors or [] if a and a.strip()],
-            published=parse_published(published),
-            metadata=meta,
-        )
+            url=url_s or None,
+            source=source_s or hostname(url_s),
+            authors=_authors(authors, warnings),
+            published=when,
+            metadata=_metadata(metadata),
+        ), warnings
 
     @cached_property
     def content_hash(self) -> str:
@@ -161,3 +218,45 @@ class Article(BaseModel):
     @property
     def published_ts(self) -> int | None:
         return int(self.published.timestamp()) if self.published else None
+
+
+def _optional_str(name: str, value: Any, warnings: list[str], numbers: bool = True) -> str:
+    """A text field as a clean, stripped string; numbers become text (where ``numbers``),
+    other types are dropped with a warning."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clean_str(value).strip()
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    warnings.append(f"{name} is not text (got {type(value).__name__}); it was left out")
+    return ""
+
+
+def _authors(value: Any, warnings: list[str]) -> list[str]:
+    if value is None or value == "":
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        warnings.append(f"authors is not a list (got {type(value).__name__}); left out")
+        return []
+    names = [clean_str(a).strip() for a in items if isinstance(a, str)]
+    if len(names) < len(items):
+        warnings.append("authors holds entries that are not names; they were left out")
+    return [a for a in names if a]
+
+
+def _metadata(metadata: dict[str, Any] | None) -> dict[str, MetaValue]:
+    meta: dict[str, MetaValue] = {}
+    for key, value in (metadata or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            meta[clean_str(str(key))] = clean_str(value)
+        elif isinstance(value, int | float | bool):
+            meta[clean_str(str(key))] = value
+        else:
+            meta[clean_str(str(key))] = clean_str(
+                json.dumps(value, ensure_ascii=False, default=str)
+            )
+    return meta

@@ -112,18 +112,20 @@ def load_path(
             yield from _load_feed(data, origin, options)
             return
         text, warnings = decode_text(data, origin)
-        parser: Callable[[str, str], Article] = {
+        parser: Callable[[str, str], tuple[Article, list[str]]] = {
             **dict.fromkeys(TEXT_EXTS, parse_text_file),
             **dict.fromkeys(MARKDOWN_EXTS, parse_markdown_file),
             **dict.fromkeys(HTML_EXTS, parse_html_page),
         }[ext]
-        article = parser(text, path.stem)
+        article, noted = parser(text, path.stem)
         _check_size(article, origin, None, options)
-        yield Loaded(origin, article=article, warnings=warnings)
+        yield Loaded(origin, article=article, warnings=warnings + _noted(origin, noted))
     except LoadError as exc:
         yield Loaded(origin, error=exc)
     except ValueError as exc:
         yield Loaded(origin, error=LoadError(str(exc), origin))
+    except RecursionError:
+        yield Loaded(origin, error=LoadError("JSON nested too deeply to read", origin))
     except OSError as exc:
         yield Loaded(origin, error=LoadError(f"cannot read file: {exc}", origin))
 
@@ -169,12 +171,40 @@ def decode_text(data: bytes, origin: str) -> tuple[str, list[str]]:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         pass
+    western = _as_western(data)
+    if western is not None:
+        return western, [f"{origin}: not UTF-8; decoded as cp1252 (Windows Western)"]
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise LoadError("not UTF-8 and no text encoding could be detected", origin)
     return str(best), [f"{origin}: not UTF-8; decoded as {best.encoding}"]
+
+
+# Letters and punctuation of Western European text outside ASCII.
+_WESTERN = frozenset(
+    "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿœšžÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝŸŒŠŽß€‘’‚“”„–—…«»°·¡¿£§©®×\u00a0"
+)
+
+
+def _as_western(data: bytes) -> str | None:
+    """``data`` as cp1252 when that reads as Western European text, else None.
+
+    Detectors guess exotic code pages for short Latin-1 text ("Café" as cp775 "Cafķ"), so
+    the likeliest legacy encoding is tried first. Other scripts read as cp1252 come out
+    mostly accented (Cyrillic "Привет" as "Ïðèâåò") or with symbols (Polish "ż" as "¿"),
+    so they fail this test and go to the detector."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    foreign = [c for c in text if ord(c) > 127]
+    if any(c not in _WESTERN for c in foreign):
+        return None
+    letters = sum(c.isalpha() for c in text)
+    accented = sum(c.isalpha() for c in foreign)
+    return text if letters and accented * 4 <= letters else None
 
 
 def _pick(record: dict[str, Any], name: str, field_map: dict[str, str]) -> Any:
@@ -194,7 +224,14 @@ def _split_authors(value: str) -> list[str]:
 
 
 def article_from_record(record: Any, field_map: dict[str, str] | None = None) -> Article:
-    """One JSON object to an Article, through the field map; unknown fields become metadata."""
+    """One JSON object to an Article, through the field map; unknown fields become metadata.
+    Raises ValueError only for a record that holds no article (see :func:`parse_record`)."""
+    return parse_record(record, field_map)[0]
+
+
+def parse_record(record: Any, field_map: dict[str, str] | None = None) -> tuple[Article, list[str]]:
+    """One JSON object to an Article and the warnings for fields it left out (wrong type,
+    unreadable date, blank id). ValueError when it is not an object or has no text."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     fmap = field_map or {}
@@ -202,24 +239,25 @@ def article_from_record(record: Any, field_map: dict[str, str] | None = None) ->
     if isinstance(authors, str):
         authors = _split_authors(authors)
     elif isinstance(authors, list):
-        authors = [a.get("name", "") if isinstance(a, dict) else str(a) for a in authors]
-    text = _pick(record, "text", fmap)
-    if text is not None and not isinstance(text, str):
-        raise ValueError("the text field is not a string")
+        authors = [a.get("name") if isinstance(a, dict) else a for a in authors]
     used = set(fmap.values()) | {k for ks in DEFAULT_FIELDS.values() for k in ks}
     extra = {
         k: v for k, v in record.items() if k not in used and isinstance(v, str | int | float | bool)
     }
-    return Article.create(
+    return Article.parse(
         id=_pick(record, "id", fmap),
         url=_pick(record, "url", fmap),
         title=_pick(record, "title", fmap),
-        text=text or "",
+        text=_pick(record, "text", fmap),
         source=_pick(record, "source", fmap),
         published=_pick(record, "published", fmap),
-        authors=authors or [],
+        authors=authors,
         metadata=extra,
     )
+
+
+def _noted(origin: str, warnings: list[str]) -> list[str]:
+    return [f"{origin}: {w}" for w in warnings]
 
 
 def _load_jsonl(path: Path, gz: bool, options: LoadOptions) -> Iterator[Loaded]:
@@ -234,14 +272,19 @@ def _load_jsonl(path: Path, gz: bool, options: LoadOptions) -> Iterator[Loaded]:
                 item_origin = f"{origin}:{line_no}"
                 try:
                     record = json.loads(raw_line.decode("utf-8-sig"))
-                    article = article_from_record(record, options.field_map)
+                    article, warnings = parse_record(record, options.field_map)
                     _check_size(article, origin, line_no, options)
-                    yield Loaded(item_origin, article=article)
+                    yield Loaded(
+                        item_origin, article=article, warnings=_noted(item_origin, warnings)
+                    )
                 except UnicodeDecodeError as exc:
                     err = LoadError(f"line is not UTF-8 ({exc.reason})", origin, line_no)
                     yield Loaded(item_origin, error=err)
                 except json.JSONDecodeError as exc:
                     msg = f"malformed JSON ({exc.msg}, column {exc.colno})"
+                    yield Loaded(item_origin, error=LoadError(msg, origin, line_no))
+                except RecursionError:
+                    msg = "JSON nested too deeply to read"
                     yield Loaded(item_origin, error=LoadError(msg, origin, line_no))
                 except LoadError as exc:
                     yield Loaded(item_origin, error=exc)
@@ -256,7 +299,7 @@ def _load_jsonl(path: Path, gz: bool, options: LoadOptions) -> Iterator[Loaded]:
 
 
 def _load_json(data: bytes, origin: str, options: LoadOptions) -> Iterator[Loaded]:
-    text, _ = decode_text(data, origin)
+    text, decoded = decode_text(data, origin)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -272,9 +315,11 @@ def _load_json(data: bytes, origin: str, options: LoadOptions) -> Iterator[Loade
     for i, record in enumerate(records):
         item_origin = f"{origin}[{i}]"
         try:
-            article = article_from_record(record, options.field_map)
+            article, warnings = parse_record(record, options.field_map)
             _check_size(article, origin, None, options)
-            yield Loaded(item_origin, article=article)
+            noted = _noted(item_origin, warnings)
+            yield Loaded(item_origin, article=article, warnings=decoded + noted)
+            decoded = []  # the charset warning is reported once per file
         except (LoadError, ValueError) as exc:
             yield Loaded(item_origin, error=LoadError(f"record {i}: {exc}", origin))
 
@@ -295,8 +340,10 @@ def _split_header(text: str) -> tuple[dict[str, str], str]:
     return {}, text
 
 
-def _article_from_header(header: dict[str, str], title: str | None, body: str) -> Article:
-    return Article.create(
+def _article_from_header(
+    header: dict[str, str], title: str | None, body: str
+) -> tuple[Article, list[str]]:
+    return Article.parse(
         text=body,
         title=header.get("title") or title,
         url=header.get("url"),
@@ -306,7 +353,7 @@ def _article_from_header(header: dict[str, str], title: str | None, body: str) -
     )
 
 
-def parse_text_file(text: str, stem: str) -> Article:
+def parse_text_file(text: str, stem: str) -> tuple[Article, list[str]]:
     """Plain text: optional ``Key: value`` header; a short first line set off by a blank line
     is the title; otherwise the title is derived from the first sentence."""
     header, body = _split_header(text)
@@ -318,7 +365,7 @@ def parse_text_file(text: str, stem: str) -> Article:
     return _article_from_header(header, title, body)
 
 
-def parse_markdown_file(text: str, stem: str) -> Article:
+def parse_markdown_file(text: str, stem: str) -> tuple[Article, list[str]]:
     """Markdown: optional header block, a leading ``# Heading`` is the title; markup is kept
     light (emphasis and links reduced to their text)."""
     header, body = _split_header(text)
@@ -340,7 +387,7 @@ def parse_markdown_file(text: str, stem: str) -> Article:
     return _article_from_header(header, title, body)
 
 
-def parse_html_page(html: str, stem: str) -> Article:
+def parse_html_page(html: str, stem: str) -> tuple[Article, list[str]]:
     """Main text and metadata of a web page through trafilatura: scripts, styles, navigation
     and boilerplate never reach the index."""
     import trafilatura
@@ -355,7 +402,7 @@ def parse_html_page(html: str, stem: str) -> Article:
     first, _, rest = text.strip().partition("\n")
     if title and first.strip() == title.strip() and rest.strip():
         text = rest  # the headline is the title, not the first sentence of the body
-    return Article.create(
+    return Article.parse(
         text=text,
         title=title,
         url=doc.get("url"),
@@ -397,8 +444,7 @@ def _load_feed(data: bytes, origin: str, options: LoadOptions) -> Iterator[Loade
             html = content[0].get("value", "") if content else entry.get("summary", "")
             authors = [a.get("name", "") for a in entry.get("authors", []) if isinstance(a, dict)]
             published = entry.get("published") or entry.get("updated")
-            article = Article.create(
-                id=None,
+            article, warnings = Article.parse(
                 text=html_fragment_to_text(html),
                 title=entry.get("title"),
                 url=entry.get("link"),
@@ -407,7 +453,7 @@ def _load_feed(data: bytes, origin: str, options: LoadOptions) -> Iterator[Loade
                 authors=authors,
             )
             _check_size(article, origin, None, options)
-            yield Loaded(item_origin, article=article)
+            yield Loaded(item_origin, article=article, warnings=_noted(item_origin, warnings))
         except (LoadError, ValueError) as exc:
             yield Loaded(item_origin, error=LoadError(f"entry {i}: {exc}", origin))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,3 +100,25 @@ def test_ui_subcommand_is_registered() -> None:
     result = CliRunner().invoke(app, ["ui", "--help"])
     assert result.exit_code == 0
     assert "--port" in result.output and "--host" in result.output
+
+
+def test_uploads_are_removed_once_ingested(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 9: uploads stayed in Gradio's cache and downloadable without a token
+    after their articles were deleted."""
+    import httpx
+    from gradio_client import Client, handle_file
+
+    cache = tmp_path / "gradio-cache"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))  # the app inherits it
+    note = tmp_path / "harbor.txt"
+    note.write_text("Title: Harbor reopens\n\nThe harbor reopened on Monday after repairs.\n")
+    with running_app(tmp_path) as url:
+        # where the server keeps this content (a folder named by its hash), and that it serves it
+        with note.open("rb") as fh:
+            (cached,) = httpx.post(f"{url}gradio_api/upload", files={"files": fh}).json()
+        assert httpx.get(f"{url}gradio_api/file={cached}").status_code == 200
+        client = Client(url, verbose=False)
+        result = client.predict([handle_file(str(note))], api_name="/upload")
+        assert "new 1" in result[0] or "1 new" in result[0], result[0]
+        assert [p for p in cache.rglob("harbor*") if p.is_file()] == []
+        assert httpx.get(f"{url}gradio_api/file={cached}").status_code >= 400

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, corpus_rows
+from conftest import SAMPLE, corpus_rows, write_jsonl
 
 from index.loaders import LoadOptions, iter_articles
 from index.pipeline import Ingestor
@@ -114,3 +114,79 @@ def test_missing_path_and_unsupported_named_file(tmp_path: Path) -> None:
     assert missing.error is not None and "no such file" in missing.error.message
     # named explicitly, an unsupported file is an error, not a silent skip
     assert unsupported.error is not None and not unsupported.skipped
+
+
+def _wrong_typed_dump(path: Path) -> list[dict[str, object]]:
+    """Good corpus rows around one record per kind of wrong field seen in issue 15."""
+    rows = corpus_rows(4)
+    odd: list[dict[str, object]] = [
+        {"id": "title-number", "title": 12345, "text": "The council met on Tuesday."},
+        {"id": "source-number", "source": 42, "text": "The mayor spoke on Wednesday."},
+        {"id": "huge-date", "published": 1e20, "text": "The harbor reopened on Thursday."},
+        {"id": "   ", "title": "Blank id", "text": "The library extended its hours."},
+        {"id": "bad-date", "published": "next blue moon", "text": "The school board voted."},
+        {"id": "odd-fields", "url": 7, "authors": [1, None], "title": {}, "text": "Rain fell."},
+    ]
+    mixed = [rows[0], *odd[:3], rows[1], *odd[3:], rows[2], rows[3]]
+    write_jsonl(path, mixed)  # type: ignore[arg-type]
+    return mixed
+
+
+def test_wrong_typed_fields_never_cost_the_article_or_the_run(data_env: Path) -> None:
+    """Issue 15 items 4 and 5: `assistant ingest` keeps every article, odd fields left out
+    with a warning; a blank id gets a derived one instead of failing the whole batch."""
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    dump = _wrong_typed_dump(data_env.parent / "odd.jsonl")
+    result = CliRunner().invoke(app, ["ingest", str(data_env.parent / "odd.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None, result.exception
+    assert "new 10, updated 0, unchanged 0, failed 0" in result.output
+    out = " ".join(result.output.split())
+    assert "unreadable publication date 'next blue moon'; the article is kept without" in out
+    assert "id is blank" in out
+
+    result = CliRunner().invoke(app, ["articles", "list", "--json"])
+    listed = {r["title"]: r for r in json.loads(result.output)}
+    assert len(listed) == len(dump)
+    assert listed["12345"]["id"] == "title-number"
+    assert listed["The mayor spoke on Wednesday"]["source"] == "42"
+    assert listed["The harbor reopened on Thursday"]["published"] is None
+    assert listed["Blank id"]["id"].strip()
+    assert listed["The school board voted"]["published"] is None
+
+
+def test_one_bad_field_in_a_json_array_or_text_header_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(
+        json.dumps([{"title": ["x"], "text": "First."}, {"title": "Two", "text": "Second."}])
+    )
+    (tmp_path / "b.txt").write_text("Title: Dated\nDate: 32/13/2025\n\nThe body of it.\n")
+    items = list(iter_articles([tmp_path]))
+    assert [i.article.title for i in items if i.article] == ["First", "Two", "Dated"]
+    warned = [w for i in items for w in i.warnings]
+    assert any("a.json[0]: title is not text" in w for w in warned)
+    assert any("b.txt: unreadable publication date '32/13/2025'" in w for w in warned)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Café à Montréal, les élèves ont fêté l'été.", "latin-1"),
+        ("Café owners in Montréal said the new rules take effect in March.", "latin-1"),
+        ("Die Bürger in München äußerten sich – „schön“, sagte er.", "cp1252"),
+        ("¿Qué pasó en España? Los niños celebraron el año nuevo.", "latin-1"),
+        ("Привет, Москва объявила новые правила для кафе и ресторанов.", "cp1251"),
+        ("Zażółć gęślą jaźń, powiedział burmistrz Krakowa.", "cp1250"),
+    ],
+)
+def test_short_legacy_texts_decode_to_what_was_written(
+    tmp_path: Path, text: str, encoding: str
+) -> None:
+    """Issue 15 item 8: short Latin-1 text was read as cp775 ("Cafķ")."""
+    path = tmp_path / "note.txt"
+    path.write_bytes(text.encode(encoding))
+    (item,) = iter_articles([path])
+    assert item.article is not None and item.article.text == text
+    assert any("not UTF-8" in w for w in item.warnings)

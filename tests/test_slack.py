@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from conftest import SAMPLE, free_port
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from slack_fake import BOT_ID, BOT_USER, FakeSlack
 
 from assistant.slack import PLACEHOLDER
@@ -306,3 +308,83 @@ def test_feedback_buttons_are_recorded(bot: Bot) -> None:
     assert line["question"] == "How many Guard members were deployed?"
     assert line["session_id"] == f"C6:{ts}"
     assert line["citations"][0]["url"] == "https://news.example/la-guard"
+
+
+def test_malformed_signed_requests_are_4xx_not_500(bot: Bot) -> None:
+    """Issue 15 item 7: a non-numeric timestamp, and signed bodies Bolt cannot read."""
+    body = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
+    res = httpx.post(
+        bot.url,
+        content=body,
+        headers={"x-slack-request-timestamp": "soon", "x-slack-signature": "v0=00"},
+    )
+    assert res.status_code == 401, res.text
+    form = "application/x-www-form-urlencoded"
+    for raw, ctype in [
+        (b'{"type": "event_callback", "event": ', "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b"\xff\xfe{}", "application/json"),
+        (urlencode({"payload": "{not json"}).encode(), form),
+        (urlencode({"payload": "[]"}).encode(), form),
+    ]:
+        res = bot.post(raw, ctype=ctype)
+        assert res.status_code == 400, (raw, res.status_code, res.text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    stamp=st.one_of(st.none(), st.text(max_size=12), st.integers().map(str)),
+    sign=st.booleans(),
+    ctype=st.sampled_from(
+        ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
+    ),
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["type", "event", "payload", "team_id", "user", "channel"]),
+                    inner,
+                    max_size=4,
+                )
+            ),
+            max_leaves=8,
+        ).map(lambda v: json.dumps(v).encode()),
+    ),
+)
+def test_fuzzed_slack_requests_never_get_a_server_error(
+    bot: Bot, stamp: str | None, sign: bool, ctype: str, body: bytes
+) -> None:
+    """Malformed headers and bodies, signed with the real secret or not: never a 5xx."""
+    headers = {"content-type": ctype} if ctype else {}
+    if stamp is not None and stamp.isprintable() and stamp.isascii():
+        headers["x-slack-request-timestamp"] = stamp
+        if sign:
+            base = b"v0:" + stamp.encode() + b":" + body
+            digest = hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
+            headers["x-slack-signature"] = "v0=" + digest
+    res = httpx.post(bot.url, content=body, headers=headers, timeout=30)
+    assert res.status_code < 500, (headers, body, res.text)
+
+
+def test_the_notification_text_is_escaped_like_the_blocks(bot: Bot) -> None:
+    """Issue 15 item 11: `<!channel>` in an article reached chat.update's `text` raw."""
+    report = bot.asst.ingest_records(
+        [
+            {
+                "title": "Ferries cancelled",
+                "text": "The harbor authority said <!channel> 40 ferries were cancelled "
+                "on Tuesday because of the storm.",
+                "source": "harbor.example",
+            }
+        ]
+    )
+    assert len(report.new) == 1
+    ts = bot.ask("C7", f"<@{BOT_USER}> How many ferries were cancelled on Tuesday?")
+    answer = bot.reply("C7", ts)
+    assert "40" in answer["text"]
+    assert "<!channel>" not in answer["text"] and "&lt;!channel&gt;" in answer["text"]
+    assert "<!channel>" not in json.dumps(answer["blocks"])

@@ -18,15 +18,10 @@ from typing import TYPE_CHECKING
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from assistant.answering.base import Answerer, citation, refusal_text
+from assistant.answering.injection import defuse, injected_spans
 from assistant.answers import Answer, Citation, Passage, SentenceCheck, Verification
 from assistant.chat import standalone_question
-from assistant.citations import (
-    MARKER,
-    best_sentence,
-    checked_sentences,
-    injected_spans,
-    strip_markers,
-)
+from assistant.citations import MARKER, best_sentence, checked_sentences, strip_markers
 from assistant.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -187,7 +182,7 @@ class LLMAnswerer:
         """The fallback answerer's answer, with the notice and the verification record."""
         result = ready
         if result is None:
-            for piece in self.fallback.stream(question, _without_injected(passages), as_of):
+            for piece in self.fallback.stream(question, defuse(passages), as_of):
                 if isinstance(piece, Answer):
                     result = piece
                 elif stream_text:
@@ -218,7 +213,7 @@ class LLMAnswerer:
         notices = self._notices(checks, len(passages))
         if not verification.supported:
             verification.outcome = "fallback"
-            answer = self.fallback.answer(question, _without_injected(passages))
+            answer = self.fallback.answer(question, defuse(passages))
             answer.passages = passages
             answer.notices.append(
                 "The language model's answer had no citation its sources support"
@@ -321,18 +316,6 @@ class LLMAnswerer:
         if not line or len(line) > 3 * len(question) + 300:
             return standalone_question(question, history)
         return line
-
-
-def _without_injected(passages: list[Passage]) -> list[Passage]:
-    """The passages without their instruction-like sentences, for the fallback: quoting
-    "ignore previous instructions …" as an answer would be no better than obeying it."""
-    out = []
-    for p in passages:
-        bad = set(injected_spans(p))
-        if bad and p.sentences:
-            p = p.model_copy(update={"sentences": [s for s in p.sentences if s not in bad]})
-        out.append(p)
-    return out
 
 
 def _drop_markers(sentence: str, invalid: set[int]) -> str:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,23 @@ def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(value: Any) -> Any:
+    """``value`` with the credentials of every URL in it (``http://user:secret@host``) replaced
+    by ``***``: a report is shared, the settings it records must not carry passwords."""
+    if isinstance(value, str):
+        return _USERINFO.sub(r"\1***@", value)
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
 def write(out: Path, report: dict[str, Any], records: list[dict[str, Any]]) -> None:
+    report.update(redact(report))
     out.mkdir(parents=True, exist_ok=True)
     with (out / "questions.jsonl").open("w", encoding="utf-8") as fh:
         for r in records:
