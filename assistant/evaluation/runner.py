@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.answering.injection import defuse
 from assistant.answering.questions import analyse
 from assistant.answers import Answer
 from assistant.core import Assistant
@@ -70,7 +71,7 @@ def evaluate_one(
             top = asst.retriever.retrieve(q.question, k, as_of=q.date).passages
             retrieval_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        answer = asst.answerer.answer(q.question, top, q.date)
+        answer = asst.answerer.answer(q.question, defuse(top), q.date)  # as Assistant.stream
         answer_ms = (time.perf_counter() - t) * 1000
     except Exception as exc:  # one failing question is recorded; the run goes on
         record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)

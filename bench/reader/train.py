@@ -95,6 +95,7 @@ def load_questions(limit: int | None = None) -> list[dict[str, Any]]:
 
 def dump(limit: int | None, out: Path, encoder_names: Sequence[str] = ("minilm",)) -> None:
     from assistant.answering.entities import entities
+    from assistant.answering.injection import defuse
     from assistant.answering.reader import E5Encoder, EmbedderEncoder, SentenceEncoder
     from assistant.core import Assistant
 
@@ -108,7 +109,8 @@ def dump(limit: int | None, out: Path, encoder_names: Sequence[str] = ("minilm",
     questions = load_questions(limit)
     for i, q in enumerate(questions, 1):
         as_of = _date(q.get("date"))
-        passages = asst.retriever.retrieve(q["question"], K, as_of=as_of).passages
+        # what Assistant.stream hands the answerer: the passages with instructions defused
+        passages = defuse(asst.retriever.retrieve(q["question"], K, as_of=as_of).passages)
         info = analyse(q["question"])
         sents = F.sentences(passages)
         F.cheap_features(info, sents, F.term_weights(info, passages, doc_freq), as_of)
