@@ -83,8 +83,10 @@ def _date(raw: Any) -> datetime | None:
         return None
 
 
-def load_questions(limit: int | None = None) -> list[dict[str, Any]]:
+def load_questions(limit: int | None = None, answerable_only: bool = False) -> list[dict[str, Any]]:
     rows = [json.loads(x) for x in QUESTIONS.open(encoding="utf-8") if x.strip()]
+    if answerable_only:  # the written questions are the refusal model's negatives
+        rows = [r for r in rows if r.get("answerable")]
     lines = WRITTEN.open(encoding="utf-8") if WRITTEN.exists() else []
     written = [json.loads(x) for x in lines if x.strip()]
     for w in written:
@@ -93,7 +95,12 @@ def load_questions(limit: int | None = None) -> list[dict[str, Any]]:
     return out
 
 
-def dump(limit: int | None, out: Path, encoder_names: Sequence[str] = ("minilm",)) -> None:
+def dump(
+    limit: int | None,
+    out: Path,
+    encoder_names: Sequence[str] = ("minilm",),
+    answerable_only: bool = False,
+) -> None:
     from assistant.answering.entities import entities
     from assistant.answering.injection import defuse
     from assistant.answering.reader import E5Encoder, EmbedderEncoder, SentenceEncoder
@@ -106,7 +113,7 @@ def dump(limit: int | None, out: Path, encoder_names: Sequence[str] = ("minilm",
         encoders["e5"] = E5Encoder()
     items: list[Item] = []
     started = time.perf_counter()
-    questions = load_questions(limit)
+    questions = load_questions(limit, answerable_only)
     for i, q in enumerate(questions, 1):
         as_of = _date(q.get("date"))
         # what Assistant.stream hands the answerer: the passages with instructions defused
@@ -417,6 +424,11 @@ def main() -> None:
     d.add_argument("--limit", type=int, default=None, help="first N 2025 questions only")
     d.add_argument("--out", type=Path, default=OUT / "dump.pkl")
     d.add_argument("--encoders", default="minilm", help="comma-separated: minilm,e5")
+    d.add_argument(
+        "--answerable-only",
+        action="store_true",
+        help="of the 2025 set, only the answerable questions (half the time)",
+    )
     f = sub.add_parser("fit", help="cross-validate by week; --write refits and writes")
     f.add_argument("--dump", type=Path, default=OUT / "dump.pkl")
     f.add_argument("--encoder", choices=["minilm", "e5"], default="minilm")
@@ -427,7 +439,7 @@ def main() -> None:
     f.add_argument("--json", type=Path, default=OUT / "fit.json")
     args = ap.parse_args()
     if args.cmd == "dump":
-        dump(args.limit, args.out, args.encoders.split(","))
+        dump(args.limit, args.out, args.encoders.split(","), args.answerable_only)
         return
     cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025)
     result = fit(args.dump, cfg, args.write, args.ablate)
