@@ -9,6 +9,7 @@ from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
 from index.lexical import LexicalIndex
 from index.loaders import LoadOptions
+from index.lock import IndexGuard
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
 
@@ -35,6 +36,7 @@ def store(
     client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
     name = collection or settings.collection
     lexical = LexicalIndex(lexical_path(settings, name))
+    embedded = not settings.chroma_host  # a Chroma server coordinates its own writers
     return ChromaStore(
         client,
         name,
@@ -42,7 +44,14 @@ def store(
         model.dimension if model else None,
         lexical,
         precision=model.precision if model else None,
+        guard=guard(settings) if embedded else None,
+        reopen=(lambda: make_client(settings.data_dir, fresh=True)) if embedded else None,
     )
+
+
+def guard(settings: Settings) -> IndexGuard:
+    """The cross-process locks of the embedded index under the data dir (index/lock.py)."""
+    return IndexGuard(settings.data_dir, wait=settings.index_wait)
 
 
 def lexical_path(settings: Settings, collection: str) -> Path:
