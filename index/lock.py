@@ -45,7 +45,10 @@ class IndexBusyError(StoreError):
 
 
 def _command() -> str:
-    args = [Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]]
+    first = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
+    # `python -m assistant` runs assistant/__main__.py: name the package, as a user types it
+    name = first.parent.name if first.name == "__main__.py" else first.name
+    args = [name, *sys.argv[1:]]
     text = " ".join(args)
     return text if len(text) <= 200 else text[:197] + "..."
 
