@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from assistant.settings import Settings
@@ -50,8 +51,17 @@ def store(
 
 
 def guard(settings: Settings) -> IndexGuard:
-    """The cross-process locks of the embedded index under the data dir (index/lock.py)."""
-    return IndexGuard(settings.data_dir, wait=settings.index_wait)
+    """The cross-process locks of the embedded index under the data dir (index/lock.py);
+    one per data dir in a process, so that two stores of one process on the same index
+    take turns instead of waiting for each other as for another process."""
+    shared = _guard(str(Path(settings.data_dir).resolve()))
+    shared.wait = settings.index_wait
+    return shared
+
+
+@cache
+def _guard(data_dir: str) -> IndexGuard:
+    return IndexGuard(data_dir)
 
 
 def lexical_path(settings: Settings, collection: str) -> Path:

@@ -76,6 +76,22 @@ def assert_whole(asst: Assistant, embedder: SentenceTransformerEmbedder, ids: se
         assert article_id in holders, f"{record.title!r} does not find its article"
 
 
+def _small_sync_collection(data: Path) -> None:
+    """Create the collection with its vector index written back to disk every 32 additions
+    (Chroma's default: 1,000), so that a test-sized ingest writes it back as often as a big
+    one does; in another process, so this one holds no copy of it."""
+    code = (
+        "import sys, chromadb\n"
+        "from chromadb.config import Settings\n"
+        "client = chromadb.PersistentClient(sys.argv[1], Settings(anonymized_telemetry=False))\n"
+        "client.create_collection('news', embedding_function=None,\n"
+        "    configuration={'hnsw': {'space': 'cosine', 'sync_threshold': 32}},\n"
+        "    metadata={'embedding_model': sys.argv[2], 'dimension': 384})\n"
+    )
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    subprocess.run([sys.executable, "-c", code, str(data / "chroma"), model], check=True)
+
+
 @pytest.mark.slow
 def test_two_ingests_at_once_corrupt_nothing(
     tmp_path: Path, embedder: SentenceTransformerEmbedder
@@ -84,11 +100,10 @@ def test_two_ingests_at_once_corrupt_nothing(
     data = tmp_path / "data"
     first = write_jsonl(tmp_path / "first.jsonl", rows[:30])
     second = write_jsonl(tmp_path / "second.jsonl", rows[30:])
-    # the second waits for the first (docs/cross-process.md); long enough here
-    procs = [
-        _cli(data, "ingest", str(path), "--json", ASSISTANT_INDEX_WAIT="600")
-        for path in (first, second)
-    ]
+    _small_sync_collection(data)
+    # many small batches; the second run waits for the first (docs/cross-process.md)
+    wait = {"ASSISTANT_INDEX_WAIT": "600", "ASSISTANT_INGEST_BATCH_CHUNKS": "16"}
+    procs = [_cli(data, "ingest", str(path), "--json", **wait) for path in (first, second)]
     results = [_finish(p) for p in procs]
     for rc, out, err in results:
         assert rc == 0, err[-2000:]
@@ -164,7 +179,8 @@ def test_a_running_server_answers_from_a_cli_ingest_within_seconds(
             assert "2,000" in first["answer"]
             rows = corpus_rows(8, start=100)
             path = write_jsonl(tmp_path / "new.jsonl", rows)
-            rc, _, err = _finish(_cli(data, "ingest", str(path)))
+            # (no compile thread: its exit is the subject of another test)
+            rc, _, err = _finish(_cli(data, "ingest", str(path), ASSISTANT_EMBED_COMPILE="0"))
             assert rc == 0, err[-2000:]
             done = time.monotonic()
             for row in rows:
