@@ -59,6 +59,11 @@ class Ingest(threading.Thread):
         self.ended = time.perf_counter()
 
 
+def _count(value: Any) -> int | None:
+    """The summary's ``new`` is a list of ids (a count in older versions)."""
+    return len(value) if isinstance(value, list) else value
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     articles = corpus(args.articles, args.corpus)
     with tempfile.TemporaryDirectory(prefix="ingest-load-") as tmp:
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ingest": {
             "articles": len(articles),
             "seconds": round(ingest.ended - ingest.started, 1),
-            "new": ingest.summary.get("new"),
+            "new": _count(ingest.summary.get("new")),
             "ok": ingest.summary.get("ok"),
             "error": ingest.summary.get("error"),
             "share_of_load_during_ingest": round(overlap, 3),
