@@ -116,7 +116,12 @@ def ingest(
                 f"{report.items / secs:,.1f} articles/s · {report.tokens / secs:,.0f} tokens/s",
             )
 
-        report = ingestor.ingest_paths(paths, options, progress=update)
+        try:
+            report = ingestor.ingest_paths(paths, options, progress=update)
+        finally:
+            # a compile thread still inside torch at interpreter exit can crash the process
+            # (status 139) after the summary is printed
+            components.embedder(settings).close()
     if as_json:
         _print_json(
             {

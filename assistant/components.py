@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from assistant.settings import Settings
@@ -9,6 +10,7 @@ from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
 from index.lexical import LexicalIndex
 from index.loaders import LoadOptions
+from index.lock import IndexGuard
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
 
@@ -35,6 +37,7 @@ def store(
     client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
     name = collection or settings.collection
     lexical = LexicalIndex(lexical_path(settings, name))
+    embedded = not settings.chroma_host  # a Chroma server coordinates its own writers
     return ChromaStore(
         client,
         name,
@@ -42,7 +45,23 @@ def store(
         model.dimension if model else None,
         lexical,
         precision=model.precision if model else None,
+        guard=guard(settings) if embedded else None,
+        reopen=(lambda: make_client(settings.data_dir, fresh=True)) if embedded else None,
     )
+
+
+def guard(settings: Settings) -> IndexGuard:
+    """The cross-process locks of the embedded index under the data dir (index/lock.py);
+    one per data dir in a process, so that two stores of one process on the same index
+    take turns instead of waiting for each other as for another process."""
+    shared = _guard(str(Path(settings.data_dir).resolve()))
+    shared.wait = settings.index_wait
+    return shared
+
+
+@cache
+def _guard(data_dir: str) -> IndexGuard:
+    return IndexGuard(data_dir)
 
 
 def lexical_path(settings: Settings, collection: str) -> Path:

@@ -247,11 +247,12 @@ class Retriever:
         missing = [cid for cid, _ in lexical if cid not in hits]
         if missing:
             hits.update({h.id: h for h in self.store.get_chunks(missing)})
+        readable = self._committed(hits)
         dense_scores = {h.id: h.score for h in dense}
         lexical_scores = dict(lexical)
         out: list[Passage] = []
         for cid in sorted(scores, key=lambda c: -scores[c]):
-            if cid not in hits:  # deleted between the two queries
+            if cid not in readable:  # deleted meanwhile, or not (or no longer) committed
                 continue
             p = _passage(hits[cid])
             p.score = scores[cid]
@@ -259,6 +260,19 @@ class Retriever:
             p.lexical_score = lexical_scores.get(cid)
             out.append(p)
         return out
+
+    def _committed(self, hits: dict[str, ChunkHit]) -> set[str]:
+        """The hits that belong to their article's committed version: the chunks of an
+        article some process is writing, or left half-written when it crashed, are never
+        read (index/store.py: records are committed after their chunks)."""
+        versions = self.store.committed_versions(
+            [str(h.metadata.get("article_id", "")) for h in hits.values()]
+        )
+        return {
+            cid
+            for cid, h in hits.items()
+            if h.metadata.get("version") == versions.get(str(h.metadata.get("article_id", "")))
+        }
 
     def _favour_recent(self, passages: list[Passage], as_of: datetime) -> list[Passage]:
         """Up to double the fused score of articles published shortly before ``as_of``

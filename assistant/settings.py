@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     collection: str = Field("news", min_length=3, description="Chroma collection name")
     chroma_host: str | None = Field(None, description="use a Chroma server at this host")
     chroma_port: int = Field(8000, description="port of the Chroma server")
+    index_wait: float = Field(
+        30.0, ge=0, description="seconds a writer waits for another process's write to end"
+    )
 
     # embeddings and chunking (defaults measured: see bench/RESULTS.md)
     embed_model: str = Field(DEFAULT_MODEL, description="sentence-transformers name or path")

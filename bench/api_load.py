@@ -52,9 +52,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: Path, port: int, log: Path, repo: Path = REPO
+) -> subprocess.Popen[bytes]:
+    """``assistant serve`` of the checkout ``repo`` on 127.0.0.1:``port``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env |= {"ASSISTANT_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    env |= {"ASSISTANT_DATA_DIR": str(data_dir), "PYTHONPATH": str(repo)}
     cmd = [sys.executable, "-m", "assistant", "serve", "--port", str(port)]
     return subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 

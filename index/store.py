@@ -9,14 +9,23 @@ can finish or undo. Its record is marked ``pending`` with the new content hash, 
 are added (their ids carry the hash), the record is committed with the new hash, old chunks are
 deleted, and the mark is cleared. Repair, run before every ingest, deletes the chunks of a
 marked article whose hash is not the committed one, and drops records never committed.
+Readers never wait for that repair: :meth:`ChromaStore.committed_versions` tells which chunks
+belong to a committed article version, and retrieval keeps only those.
+
+Several processes on one embedded index: every write runs under the writer and batch locks
+of :class:`index.lock.IndexGuard`, and a process reopens its collections when another one
+has written since it loaded them (see index/lock.py and docs/cross-process.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +37,14 @@ from pydantic import BaseModel, Field
 from index.chunking import Chunk, ChunkedArticle
 from index.errors import ConfigError, StoreError
 from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
+from index.lock import IndexGuard
 
 log = logging.getLogger(__name__)
 
 RECORDS_SUFFIX = "-articles"
 _PAGE = 2000
+# how often a reader looks whether another process has written (a file read, ~10 µs)
+RELOAD_CHECK_S = 0.5
 
 
 class ArticleRecord(BaseModel):
@@ -138,8 +150,12 @@ def _record(id: str, meta: dict[str, Any], text: str | None = None) -> ArticleRe
     )
 
 
-def make_client(data_dir: Path | str, host: str | None = None, port: int = 8000) -> Any:
-    """A Chroma client: a server at ``host:port`` when a host is given, else embedded on disk."""
+def make_client(
+    data_dir: Path | str, host: str | None = None, port: int = 8000, fresh: bool = False
+) -> Any:
+    """A Chroma client: a server at ``host:port`` when a host is given, else embedded on disk.
+    ``fresh``: an embedded client of its own, which loads the collections from disk again
+    (chromadb otherwise hands out one shared instance per path and process)."""
     import chromadb
     from chromadb.config import Settings
 
@@ -148,10 +164,26 @@ def make_client(data_dir: Path | str, host: str | None = None, port: int = 8000)
         if host:
             return chromadb.HttpClient(host=host, port=port, settings=settings)
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"), settings=settings)
+        path = str(Path(data_dir) / "chroma")
+        if fresh:
+            return _fresh_persistent_client(path, settings)
+        return chromadb.PersistentClient(path=path, settings=settings)
     except Exception as exc:  # chromadb raises bare ValueError/ConnectError and friends
         where = f"the Chroma server at {host}:{port}" if host else f"the index under {data_dir}"
         raise StoreError(f"cannot open {where}: {exc}") from exc
+
+
+def _fresh_persistent_client(path: str, settings: Any) -> Any:
+    from chromadb.api import ServerAPI
+    from chromadb.api.client import Client
+    from chromadb.config import Settings, System
+
+    system = System(
+        Settings(**{**settings.model_dump(), "is_persistent": True, "persist_directory": path})
+    )
+    system.instance(ServerAPI)  # type: ignore[type-abstract]
+    system.start()
+    return Client.from_system(system)
 
 
 def _lexical_article(
@@ -184,17 +216,27 @@ class ChromaStore:
         dimension: int | None = None,
         lexical: LexicalIndex | None = None,
         precision: str | None = None,
+        guard: IndexGuard | None = None,
+        reopen: Callable[[], Any] | None = None,
     ) -> None:
         """Open (or create) a collection. ``dimension`` may be None for read-only use; the
         model name and dimension the collection was built with must match what is given.
         ``precision`` (fp32, bf16, int8) is recorded when the collection is created; another
         precision than the recorded one is allowed (see :meth:`_check_precision`).
-        ``lexical``, when given, is kept in step with every write and delete."""
+        ``lexical``, when given, is kept in step with every write and delete. ``guard`` and
+        ``reopen`` (a fresh client of the same index) are for an embedded index that other
+        processes may open too: writes take its locks, and the collections are reopened
+        when another process has written."""
         if len(collection) < 3:
             raise ConfigError("a collection name needs at least 3 characters")
         self.client = client
         self.name = collection
         self.lexical = lexical
+        self.guard = guard
+        self._reopen = reopen
+        self._seen = guard.generation() if guard else 0
+        self._checked = time.monotonic()
+        self._reload_lock = threading.Lock()
         meta: dict[str, Any] = {"embedding_model": embedding_model}
         if dimension:
             meta["dimension"] = dimension
@@ -245,10 +287,69 @@ class ChromaStore:
                 self.precision,
             )
 
+    # -- other processes -------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> bool:
+        """Reopen the collections when another process has written to the index since this
+        one loaded them (checked at most every RELOAD_CHECK_S unless ``force``); returns
+        whether it reopened. Calls in flight keep the old collections and finish."""
+        if self.guard is None or self._reopen is None:
+            return False
+        now = time.monotonic()
+        if not force and now - self._checked < RELOAD_CHECK_S:
+            return False
+        self._checked = now
+        if self.guard.generation() == self._seen:
+            return False
+        with self._reload_lock, self.guard.reading() as generation:
+            if generation == self._seen:
+                return False  # another thread reloaded meanwhile
+            self._open_collections()
+            self._seen = generation
+        log.info("the index was written by another process: collection %r reopened", self.name)
+        return True
+
+    def _open_collections(self) -> None:
+        """A new client, its collections, and their vector index loaded now (while the
+        caller keeps writers out), not at the first query."""
+        assert self._reopen is not None
+        client = self._reopen()
+        chunks = client.get_collection(self.name, embedding_function=None)
+        records = client.get_collection(self.name + RECORDS_SUFFIX, embedding_function=None)
+        if self.dimension:
+            chunks.query(query_embeddings=[[1.0] + [0.0] * (self.dimension - 1)], n_results=1)
+        records.query(query_embeddings=[[1.0]], n_results=1)
+        self.client, self.chunks, self.records = client, chunks, records
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """A write session: no other process writes to this index until it ends (a no-op
+        on a Chroma server, which takes several writers)."""
+        if self.guard is None:
+            yield
+            return
+        with self.guard.writing():
+            yield
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One batch of writes under the index lock, on collections that hold every
+        earlier write of every process (a stale copy written back would lose them)."""
+        if self.guard is None:
+            yield
+            return
+        with self.writing(), self._reload_lock, self.guard.batch() as before:
+            if before != self._seen:
+                self._open_collections()
+            try:
+                yield
+            finally:
+                self._seen = before + 1  # our own write: our copy holds it
+
     # -- reading ---------------------------------------------------------------------------
     def _iter_records(
         self, where: dict[str, Any] | None = None
     ) -> Iterator[tuple[str, dict[str, Any]]]:
+        self.refresh()
         offset = 0
         while True:
             page = self.records.get(where=where, include=["metadatas"], limit=_PAGE, offset=offset)
@@ -268,7 +369,23 @@ class ChromaStore:
         oldest = datetime.min.replace(tzinfo=UTC)
         return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
 
+    def committed_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """id → committed version of those of ``article_ids`` that have a committed record.
+        A chunk is readable when its ``version`` is its article's committed version: the
+        chunks of an article written halfway (no record, or a pending new version), whatever
+        process crashed, are not, even before a repair removes them."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}
+        got = self.records.get(ids=ids, include=["metadatas"])
+        return {
+            rid: str(m["hash"])
+            for rid, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if m and m.get("hash")
+        }
+
     def get_article(self, article_id: str, with_text: bool = True) -> ArticleRecord | None:
+        self.refresh()
         got = self.records.get(ids=[article_id], include=["metadatas", "documents"])
         if not got["ids"] or not (got["metadatas"][0] or {}).get("hash"):
             return None
@@ -276,6 +393,7 @@ class ChromaStore:
         return _record(article_id, dict(got["metadatas"][0]), text)
 
     def get_chunks(self, ids: Sequence[str]) -> list[ChunkHit]:
+        self.refresh()
         got = self.chunks.get(ids=list(ids), include=["metadatas", "documents"])
         by_id = {
             cid: ChunkHit(cid, doc or "", dict(meta or {}), 1.0)
@@ -288,6 +406,7 @@ class ChromaStore:
     ) -> list[ChunkHit]:
         # no count() first: an empty collection answers with empty lists, and count() costs
         # ~75 ms at 1M chunks on a server (bench/RESULTS.md, "Scale")
+        self.refresh()
         res = self.chunks.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
             n_results=k,
@@ -306,6 +425,7 @@ class ChromaStore:
         ]
 
     def is_empty(self) -> bool:
+        self.refresh()
         return int(self.chunks.count()) == 0
 
     def stats(self) -> StoreStats:
@@ -342,7 +462,6 @@ class ChromaStore:
         order; ``previous`` maps ids of articles that already exist to their committed version."""
         if not items:
             return
-        ids = [i.article.id for i in items]
         existing = [i for i in items if i.article.id in previous]
         fresh = [i for i in items if i.article.id not in previous]
         chunks = [c for i in items for c in i.chunks]
@@ -353,6 +472,18 @@ class ChromaStore:
                 f"embeddings have {embeddings.shape[1]} dimensions; collection {self.name!r} "
                 f"holds {self.dimension}"
             )
+        with self._batch():
+            self._write(items, embeddings, existing, fresh)
+
+    def _write(
+        self,
+        items: Sequence[ChunkedArticle],
+        embeddings: np.ndarray,
+        existing: list[ChunkedArticle],
+        fresh: list[ChunkedArticle],
+    ) -> None:
+        ids = [i.article.id for i in items]
+        chunks = [c for i in items for c in i.chunks]
         # Every Chroma call below stays within the client's maximum batch size.
         # 1. mark: existing records keep their committed version; new ones get an empty one
         for part in self._batches(len(existing)):
@@ -410,6 +541,10 @@ class ChromaStore:
 
     def delete_articles(self, article_ids: Sequence[str]) -> int:
         """Delete articles and their chunks; returns how many existed."""
+        with self._batch():
+            return self._delete_articles(article_ids)
+
+    def _delete_articles(self, article_ids: Sequence[str]) -> int:
         found = self.records.get(ids=list(article_ids), include=["metadatas"])["ids"]
         if not found:
             return 0
@@ -424,6 +559,13 @@ class ChromaStore:
     def repair(self) -> int:
         """Finish or undo article writes an earlier run left half-done; returns how many."""
         marked = list(self._iter_records(where={"pending": {"$ne": ""}}))
+        if marked:
+            with self._batch():
+                self._finish(marked)
+        self.sync_lexical()
+        return len(marked)
+
+    def _finish(self, marked: list[tuple[str, dict[str, Any]]]) -> None:
         for rid, meta in marked:
             committed = str(meta.get("hash") or "")
             if committed:
@@ -432,8 +574,6 @@ class ChromaStore:
             else:
                 self.chunks.delete(where={"article_id": rid})
                 self.records.delete(ids=[rid])
-        self.sync_lexical()
-        return len(marked)
 
     def sync_lexical(self) -> int:
         """Bring the lexical index in line with the committed articles (it may lag after a

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from assistant import Assistant
 from assistant.cli import app
 from assistant.settings import Settings
-from index.embeddings import COMPILE_MIN_ROWS, SentenceTransformerEmbedder
+from index.embeddings import COMPILE_AFTER_ROWS, SentenceTransformerEmbedder
 from index.errors import ConfigError
 from index.precision import cpu_flags, native_candidates
 from index.store import ChromaStore, make_client
@@ -180,7 +180,7 @@ def test_big_bf16_batches_switch_to_a_compiled_model_queries_stay_eager() -> Non
     emb = SentenceTransformerEmbedder(precision="bf16", compile=True)
     eager = emb.embed_documents(TEXTS)
     assert emb._compiled is None  # a few texts: no compile started
-    emb.embed_documents([f"story number {i} about the port" for i in range(COMPILE_MIN_ROWS)])
+    emb.embed_documents([f"story number {i} about the port" for i in range(COMPILE_AFTER_ROWS)])
     assert emb.compile_thread is not None
     emb.compile_thread.join(timeout=900)
     if not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
