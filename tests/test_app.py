@@ -99,3 +99,13 @@ def test_ui_subcommand_is_registered() -> None:
     result = CliRunner().invoke(app, ["ui", "--help"])
     assert result.exit_code == 0
     assert "--port" in result.output and "--host" in result.output
+
+
+def test_one_card_per_cited_article_with_every_quote_marked() -> None:
+    from answer_samples import FIRST, SECOND, doubled_answer
+
+    from assistant.ui_render import sources_html
+
+    html = sources_html([doubled_answer()])
+    assert html.count('class="src-card"') == 1 and html.count("[1]") == 1
+    assert f"<mark>{FIRST}</mark>" in html and f"<mark>{SECOND}</mark>" in html

@@ -306,3 +306,17 @@ def test_feedback_buttons_are_recorded(bot: Bot) -> None:
     assert line["question"] == "How many Guard members were deployed?"
     assert line["session_id"] == f"C6:{ts}"
     assert line["citations"][0]["url"] == "https://news.example/la-guard"
+
+
+def test_blocks_list_each_cited_article_once() -> None:
+    from answer_samples import FIRST, SECOND, doubled_answer
+
+    from assistant.slack import answer_blocks
+
+    blocks = answer_blocks(doubled_answer())
+    sources = next(
+        b["text"]["text"] for b in blocks if "*Sources*" in b.get("text", {}).get("text", "")
+    )
+    assert sources.count("*[1]*") == 1 and "Chipotle raises prices" in sources
+    assert FIRST not in sources  # already quoted in the answer text
+    assert f"> “{SECOND}”" in sources
