@@ -405,3 +405,24 @@ def test_eval_with_the_llm_answerer_counts_verification_outcomes(
     assert report["run"]["answerer"].startswith("llm (") and "fake" in report["run"]["answerer"]
     md = (tmp_path / "run" / "report.md").read_text()
     assert "## LLM citation verification" in md and "| outcome_flagged | 1 |" in md
+
+
+def test_each_question_is_asked_as_of_its_date(data_env: Path) -> None:
+    """A dated question never draws on articles published after its date; the same question
+    undated may (so the test means something); undated articles stay eligible."""
+    from answer_samples import AS_OF, VOLCANO_Q, volcano_articles
+
+    from assistant.evaluation.questions import EvalQuestion
+    from assistant.evaluation.runner import run
+    from index.articles import parse_published
+
+    asst = Assistant.from_settings(Settings.load())
+    assert len(asst.ingest_records(volcano_articles()).new) == 3
+    dated = EvalQuestion("q1", VOLCANO_Q, ["Etna"], True, date=parse_published(AS_OF))
+    undated = EvalQuestion("q2", VOLCANO_Q, ["Etna"], True)
+    got = run(asst, [dated, undated], k=5)
+    as_of, anytime = got.records
+    assert "kilauea-jun" not in as_of["retrieved"]
+    assert {"etna-feb", "stromboli-undated"} <= set(as_of["retrieved"])
+    assert "kilauea-jun" not in {c["article_id"] for c in as_of["citations"]}
+    assert "kilauea-jun" in anytime["retrieved"]
