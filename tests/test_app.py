@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +17,22 @@ WHY_Q = "Why did the protests begin?"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_app(tmp_path_factory.mktemp("app")) as url:
+def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_dir: Path) -> Iterator[str]:
+    with running_app(app_dir) as url:
         yield url
+
+
+def test_start_is_announced_before_the_url(app_url: str, app_dir: Path) -> None:
+    log = (app_dir / "app.log").read_text()
+    steps = ["Starting the web app", "Loading the embedding model", "ingesting the built-in sample",
+             "Starting the server", "Running on"]  # fmt: skip
+    at = [log.find(step) for step in steps]
+    assert -1 not in at and at == sorted(at), log
 
 
 def _ask(client: Any, question: str, since: str = "", until: str = "") -> tuple[str, str]:
