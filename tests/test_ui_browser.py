@@ -258,7 +258,9 @@ def test_upload_takes_feeds_and_json_files(browser: Any, app: dict[str, Any]) ->
     context, page, dialogs = open_page(browser, app)
     page.get_by_role("tab", name="Upload").click()
     accept = page.locator("#files input[type=file]").get_attribute("accept") or ""
-    assert {".json", ".rss", ".xml", ".atom", ".jsonl", ".gz"} <= {a.strip() for a in accept.split(",")}
+    assert {".json", ".rss", ".xml", ".atom", ".jsonl", ".gz"} <= {
+        a.strip() for a in accept.split(",")
+    }
     assert _upload(page, feed).startswith("harbor-feed.rss: 2 new")
     context.close()
     context, page, more = open_page(browser, app)  # a fresh result list
