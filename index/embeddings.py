@@ -237,6 +237,7 @@ class SentenceTransformerEmbedder:
         return "|".join(
             [
                 model_fingerprint(self.path),
+                self.device,
                 precision,
                 ",".join(tried),
                 str(threshold),
