@@ -1,16 +1,35 @@
 """Web app on the embedded defaults: `python app.py` (ASSISTANT_UI_HOST / ASSISTANT_UI_PORT).
 
-On an empty index it ingests the built-in sample article first.
+On an empty index it ingests the built-in sample article first. Each step of the start (half
+a minute on a laptop) is announced on stderr, so the wait before the URL is not silent.
 """
+
+import sys
 
 from index.embeddings import offline_environment
 
 offline_environment()  # before the heavy imports: no hub downloads, no analytics
 
-from assistant.core import Assistant  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.ui import launch  # noqa: E402
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    say("Starting the web app: loading the web framework…")
+    from assistant.core import Assistant
+    from assistant.settings import Settings
+    from assistant.ui import launch
+
+    settings = Settings.load()
+    say(f"Loading the embedding model and the index in {settings.data_dir}…")
+    asst = Assistant.from_settings(settings)
+    if asst.store.is_empty():
+        say("The index is empty: ingesting the built-in sample article…")
+        asst.ensure_sample()
+    say(f"Starting the server on http://{settings.ui_host}:{settings.ui_port} …")
+    launch(asst, host=settings.ui_host, port=settings.ui_port)
+
 
 if __name__ == "__main__":
-    settings = Settings.load()
-    launch(Assistant.from_settings(settings), host=settings.ui_host, port=settings.ui_port)
+    main()

@@ -1,6 +1,6 @@
 """Getting answers out of the news index: retrieve → answer → cite → present."""
 
-from assistant.answers import Answer, Citation, Passage, SourceRef
+from assistant.answers import Answer, Citation, Passage, Source, SourceRef
 from assistant.core import Assistant
 from assistant.retrieval import Filters
 from assistant.settings import Settings
@@ -27,6 +27,7 @@ __all__ = [
     "Passage",
     "QuestionError",
     "Settings",
+    "Source",
     "SourceRef",
     "StoreError",
 ]

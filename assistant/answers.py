@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 
 class SourceRef(BaseModel):
@@ -72,6 +72,54 @@ class Citation(BaseModel):
     also_in: list[SourceRef] = Field(default_factory=list)
 
 
+class Quote(BaseModel):
+    """One quoted sentence of a source: its chunk and character span in the article."""
+
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+
+
+class Source(BaseModel):
+    """One cited article as every face lists it: ``[n]`` once, with all its quoted sentences
+    (an answer can quote two sentences of one article under one number)."""
+
+    n: int
+    article_id: str
+    title: str
+    url: str | None = None
+    source: str = ""
+    published: datetime | None = None
+    quotes: list[Quote]
+    also_in: list[SourceRef] = Field(default_factory=list)
+
+
+def sources_of(citations: list[Citation]) -> list[Source]:
+    """The citations merged per number and article, in order of first appearance."""
+    merged: dict[tuple[int, str], Source] = {}
+    for c in citations:
+        quote = Quote(chunk_id=c.chunk_id, start=c.start, end=c.end, quote=c.quote)
+        found = merged.get((c.n, c.article_id))
+        if found is None:
+            merged[(c.n, c.article_id)] = Source(
+                n=c.n,
+                article_id=c.article_id,
+                title=c.title,
+                url=c.url,
+                source=c.source,
+                published=c.published,
+                quotes=[quote],
+                also_in=list(c.also_in),
+            )
+            continue
+        if quote not in found.quotes:
+            found.quotes.append(quote)
+        known = {ref.article_id for ref in found.also_in}
+        found.also_in.extend(r for r in c.also_in if r.article_id not in known)
+    return list(merged.values())
+
+
 class SentenceCheck(BaseModel):
     """How one sentence of a generated answer fared against the passages it cites."""
 
@@ -114,3 +162,9 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     verification: Verification | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sources(self) -> list[Source]:
+        """The cited articles, each once: what every face lists under the answer."""
+        return sources_of(self.citations)

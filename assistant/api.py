@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from assistant.answers import Answer
+from assistant.apidocs import mount_docs
 from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary, upload_name
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
@@ -291,7 +292,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         version="1",
         description="Questions about news articles, answered with cited sources.",
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs from installed files, not a CDN
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.settings = settings
     app.state.assistant = assistant
     app.state.startup_error = None

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from assistant.answers import Answer
 from assistant.core import Assistant
+from assistant.preflight import check_answerer
 from assistant.retrieval import Filters
 from assistant.settings import Settings
 from index.errors import AssistantError, ConfigError, EmptyIndexError
@@ -37,12 +38,17 @@ CollectionOpt = Annotated[
 
 
 def _assistant(collection: str | None) -> Assistant:
+    """The settings and cheap checks first, so a mistake is reported in a fraction of a
+    second; then the embedding model and the index, once, with a line on stderr meanwhile."""
     settings = Settings.load()
     if not settings.chroma_host and not (Path(settings.data_dir) / "chroma").exists():
         raise EmptyIndexError(
             f"no index in {settings.data_dir}: add articles first with `assistant ingest PATH`"
             " (or set ASSISTANT_DATA_DIR)"
         )
+    for warning in check_answerer(settings):
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
+    err.print("[dim]loading the embedding model…[/]")
     return Assistant.from_settings(settings, collection)
 
 
@@ -69,15 +75,17 @@ def print_answer(answer: Answer) -> None:
     """The answer, then its numbered sources with the quoted sentence."""
     style = "yellow" if answer.refused else "bold"
     out.print(f"[{style}]{escape(answer.answer)}[/]", soft_wrap=True)
-    if answer.citations:
+    sources = answer.sources  # each cited article once, with all its quotes
+    if sources:
         out.print()
         out.print("[dim]Sources[/]")
-    for c in answer.citations:
+    for c in sources:
         date = c.published.date().isoformat() if c.published else "no date"
         out.print(f"[{c.n}] [bold]{escape(c.title)}[/] — {escape(c.source or '—')}, {date}")
         if c.url:
             out.print(f"    {escape(c.url)}")
-        out.print(f"    “{escape(c.quote)}”", soft_wrap=True)
+        for q in c.quotes:
+            out.print(f"    “{escape(q.quote)}”", soft_wrap=True)
         for other in c.also_in:
             out.print(f"    also in: {escape(other.title)} — {escape(other.source or '—')}")
     for notice in answer.notices:
@@ -111,19 +119,21 @@ def chat(
     until: UntilOpt = None,
     collection: CollectionOpt = None,
 ) -> None:
-    """An interactive chat: follow-up questions use the earlier turns. Empty line or Ctrl-D
-    quits; /reset starts over."""
+    """An interactive chat: follow-up questions use the earlier turns. /quit or Ctrl-D quits
+    (an empty line is ignored); /reset starts over."""
     filters = _filters(source, since, until)
     asst = _assistant(collection)
     session = uuid.uuid4().hex
-    out.print("[dim]Ask about the indexed articles. /reset starts over; Ctrl-D quits.[/]")
+    out.print("[dim]Ask about the indexed articles. /reset starts over; /quit or Ctrl-D quits.[/]")
     while True:
         try:
             question = input("you> ").strip()
         except (EOFError, KeyboardInterrupt):
             out.print()
             return
-        if not question or question in {"/quit", "/exit"}:
+        if not question:  # a stray Enter must not end the conversation
+            continue
+        if question in {"/quit", "/exit"}:
             return
         if question == "/reset":
             asst.reset(session)

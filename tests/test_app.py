@@ -17,9 +17,22 @@ WHY_Q = "Why did the protests begin?"
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_app(tmp_path_factory.mktemp("app")) as url:
+def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_dir: Path) -> Iterator[str]:
+    with running_app(app_dir) as url:
         yield url
+
+
+def test_start_is_announced_before_the_url(app_url: str, app_dir: Path) -> None:
+    log = (app_dir / "app.log").read_text()
+    steps = ["Starting the web app", "Loading the embedding model", "ingesting the built-in sample",
+             "Starting the server", "Running on"]  # fmt: skip
+    at = [log.find(step) for step in steps]
+    assert -1 not in at and at == sorted(at), log
 
 
 def _ask(client: Any, question: str, since: str = "", until: str = "") -> tuple[str, str]:
@@ -62,6 +75,11 @@ def test_filters_reach_retrieval(app_url: str) -> None:
     assert "2,000" not in chat and 'class="msg bot refused"' in chat
     with pytest.raises(AppError, match=r"Filters: .*'not a date'"):
         _ask(client, GUARD_Q, since="not a date")
+    # read as the API reads it: no guessing of a year
+    with pytest.raises(AppError, match=r"Published since: 'June 10' is not a date; use YYYY-MM-DD"):
+        _ask(client, GUARD_Q, since="June 10")
+    with pytest.raises(AppError, match=r"Published until: '2025-13-01' is not a date"):
+        _ask(client, GUARD_Q, until="2025-13-01")
 
 
 def test_article_markup_is_escaped_in_every_rendering() -> None:
@@ -122,3 +140,36 @@ def test_uploads_are_removed_once_ingested(tmp_path: Path, monkeypatch: pytest.M
         assert "new 1" in result[0] or "1 new" in result[0], result[0]
         assert [p for p in cache.rglob("harbor*") if p.is_file()] == []
         assert httpx.get(f"{url}gradio_api/file={cached}").status_code >= 400
+
+
+def test_one_card_per_cited_article_with_every_quote_marked() -> None:
+    from answer_samples import FIRST, SECOND, doubled_answer
+
+    from assistant.ui_render import sources_html
+
+    html = sources_html([doubled_answer()])
+    assert html.count('class="src-card"') == 1 and html.count("[1]") == 1
+    assert f"<mark>{FIRST}</mark>" in html and f"<mark>{SECOND}</mark>" in html
+
+
+def test_date_boxes_read_dates_as_the_api_does() -> None:
+    from gradio import Error
+
+    from assistant.ui import filter_date
+
+    assert filter_date("Published since", " 2025-06-10 ") == datetime(2025, 6, 10)
+    assert filter_date("Published since", "2025-06-10T08:30:00Z") == datetime(
+        2025, 6, 10, 8, 30, tzinfo=UTC
+    )
+    assert filter_date("Published since", "") is None
+    for bad in ("June 10", "10/06/2025", "yesterday"):
+        with pytest.raises(Error, match="is not a date; use YYYY-MM-DD"):
+            filter_date("Published since", bad)
+
+
+def test_upload_takes_exactly_what_ingest_reads() -> None:
+    from assistant.ui import UPLOAD_TYPES
+    from index.loaders import SUPPORTED_EXTS
+
+    assert set(UPLOAD_TYPES) == SUPPORTED_EXTS | {".gz", ".gzip"}
+    assert {".json", ".rss", ".xml", ".atom", ".jsonl", ".md", ".html"} <= set(UPLOAD_TYPES)

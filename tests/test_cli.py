@@ -10,13 +10,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from answer_samples import AS_OF, FIRST, SECOND, VOLCANO_Q, doubled_answer, volcano_articles
 from conftest import FIXTURES, ROOT, SAMPLE, corpus_rows, index_state, write_jsonl
 from typer.testing import CliRunner
 
 from assistant import components
 from assistant.cli import app
+from assistant.cli_ask import print_answer
 from assistant.settings import Settings
 from index.errors import ConfigError
 from index.loaders import load_path
@@ -164,3 +167,103 @@ def test_sigkill_half_way_then_rerun_matches_uninterrupted(data_env: Path, tmp_p
     expected = {i.article.id: chunker.version(i.article) for i in load_path(dump) if i.article}
     assert _ingest_state(killed_dir)[0] == expected
     assert _ingest_state(killed_dir)[2] == 0
+
+
+# -- ask and chat -----------------------------------------------------------------------
+
+
+def _as_of_index(tmp_path: Path) -> None:
+    dump = write_jsonl(tmp_path / "volcanoes.jsonl", volcano_articles())
+    code, out = _run("ingest", str(dump))
+    assert code == 0, out
+
+
+def _ask_json(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["ask", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    answer: dict[str, Any] = json.loads(result.stdout)  # stderr has the loading line
+    return answer
+
+
+def test_ask_as_of_leaves_out_later_articles(data_env: Path, tmp_path: Path) -> None:
+    _as_of_index(tmp_path)
+    assert "kilauea-jun" in {p["article_id"] for p in _ask_json(VOLCANO_Q)["passages"]}
+
+    got = _ask_json(VOLCANO_Q, "--as-of", AS_OF)
+    ids = {p["article_id"] for p in got["passages"]}
+    assert "kilauea-jun" not in ids
+    assert {"etna-feb", "stromboli-undated"} <= ids  # undated articles stay eligible
+    cited = {c["article_id"] for c in got["citations"]}
+    assert cited and "kilauea-jun" not in cited
+
+
+def test_sources_list_each_cited_article_once(capsys: pytest.CaptureFixture[str]) -> None:
+    print_answer(doubled_answer())
+    out = capsys.readouterr().out
+    sources = out.split("Sources", 1)[1]
+    assert sources.count("[1]") == 1 and "Chipotle raises prices" in sources
+    assert FIRST in sources and SECOND in sources  # both quotes, under the one entry
+
+
+def test_ask_says_it_is_loading_and_prints_sources(data_env: Path) -> None:
+    """A cold `ask` as a whole process: a line on stderr while the model loads, then the
+    answer and its numbered sources on stdout."""
+    assert components.ensure_sample(Settings.load()) == 1
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "How many Guard members were deployed?"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "loading the embedding model" in done.stderr
+    assert "2,000" in done.stdout and "[1]" in done.stdout.split("Sources", 1)[1]
+
+
+def test_llm_misconfiguration_is_reported_before_loading_anything(
+    data_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert components.ensure_sample(Settings.load()) == 1
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_ANSWERER": "llm"}
+    env.pop("ASSISTANT_LLM_MODEL", None)
+    command = [sys.executable, "-X", "importtime", "-m", "assistant", "ask", "Who?"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert "needs ASSISTANT_LLM_MODEL" in done.stderr
+    assert "loading the embedding model" not in done.stderr
+    assert not _imported(done.stderr, "torch")
+
+    env.update(ASSISTANT_LLM_MODEL="m", ASSISTANT_LLM_BASE_URL="ftp://nowhere")
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and "not an http(s) URL" in done.stderr
+    assert not _imported(done.stderr, "torch")
+
+
+def _imported(importtime: str, module: str) -> bool:
+    """Whether ``python -X importtime`` output shows ``module`` imported."""
+    return any(line.rsplit("|", 1)[-1].strip() == module for line in importtime.splitlines())
+
+
+def test_record_commands_do_not_import_torch(data_env: Path) -> None:
+    assert components.ensure_sample(Settings.load()) == 1
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args in (["stats"], ["articles", "list"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "assistant", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert not _imported(done.stderr, "torch"), args
+        assert not _imported(done.stderr, "llama_index.core"), args
+
+
+def test_chat_ignores_empty_lines_and_quits_on_quit(data_env: Path) -> None:
+    assert components.ensure_sample(Settings.load()) == 1
+    assert "/quit" in _run("chat", "--help")[1]
+    result = runner.invoke(app, ["chat"], input="\nHow many Guard members were deployed?\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "2,000" in result.output  # the empty line did not end the chat

@@ -358,6 +358,7 @@ def test_eval_end_to_end_with_report_plots_and_compare(tmp_path: Path) -> None:
     b_acc = rep_b["summary"]["answers"]["accuracy"]
     assert "0.750" in acc_line and f"{b_acc:.3f}" in acc_line
     assert "top_k" not in table  # k was an option, not a setting; the question files differ:
+    assert "--k (passages answered from): 5 -> 1" in table
     assert "question files differ" in table
     assert "Answerable questions in both runs: 4" in table
     missing = subprocess.run([sys.executable, "-m", "assistant", "eval", "compare", str(run_a),
@@ -405,3 +406,45 @@ def test_eval_with_the_llm_answerer_counts_verification_outcomes(
     assert report["run"]["answerer"].startswith("llm (") and "fake" in report["run"]["answerer"]
     md = (tmp_path / "run" / "report.md").read_text()
     assert "## LLM citation verification" in md and "| outcome_flagged | 1 |" in md
+
+
+def test_each_question_is_asked_as_of_its_date(data_env: Path) -> None:
+    """A dated question never draws on articles published after its date; the same question
+    undated may (so the test means something); undated articles stay eligible."""
+    from answer_samples import AS_OF, VOLCANO_Q, volcano_articles
+
+    from assistant.evaluation.questions import EvalQuestion
+    from assistant.evaluation.runner import run
+    from index.articles import parse_published
+
+    asst = Assistant.from_settings(Settings.load())
+    assert len(asst.ingest_records(volcano_articles()).new) == 3
+    dated = EvalQuestion("q1", VOLCANO_Q, ["Etna"], True, date=parse_published(AS_OF))
+    undated = EvalQuestion("q2", VOLCANO_Q, ["Etna"], True)
+    got = run(asst, [dated, undated], k=5)
+    as_of, anytime = got.records
+    assert "kilauea-jun" not in as_of["retrieved"]
+    assert {"etna-feb", "stromboli-undated"} <= set(as_of["retrieved"])
+    assert "kilauea-jun" not in {c["article_id"] for c in as_of["citations"]}
+    assert "kilauea-jun" in anytime["retrieved"]
+
+
+def test_compare_names_k_and_questions_by_their_text(tmp_path: Path) -> None:
+    from assistant.evaluation.compare import compare
+
+    def saved(name: str, k: int, right: bool) -> Path:
+        out = tmp_path / name
+        out.mkdir()
+        summary = {"answers": {"accuracy": 1.0 if right else 0.0}}
+        run = {"k": k, "questions_sha256": "same"}
+        report = {"run": run, "settings": {"top_k": 5}, "summary": summary}
+        (out / "report.json").write_text(json.dumps(report))
+        row = {"id": "line-9", "question": "Who won the\nStanley Cup?", "answerable": True,
+               "correct": right}  # fmt: skip
+        (out / "questions.jsonl").write_text(json.dumps(row) + "\n")
+        return out
+
+    table = compare(saved("a", 5, False), saved("b", 8, True))
+    assert "Settings that differ:" in table and "--k (passages answered from): 5 -> 8" in table
+    assert "right only in B:\n    - Who won the Stanley Cup?" in table
+    assert "line-9" not in table

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -202,3 +203,21 @@ def test_big_bf16_batches_switch_to_a_compiled_model_queries_stay_eager() -> Non
     assert np.sum(vectors * eager, axis=1).min() > 0.9999
     emb.embed_query(TEXTS[0])
     assert calls == [len(TEXTS)]  # the query ran eager
+
+
+def test_the_calibration_is_remembered_per_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start-up cost paid once: the second embedder takes the remembered choice without
+    encoding the calibration batch again."""
+    first = SentenceTransformerEmbedder(precision="auto", cache_dir=tmp_path)
+    assert (tmp_path / "calibration.json").is_file()
+
+    def no_calibration(self: SentenceTransformerEmbedder, texts: list[str]) -> Any:
+        raise AssertionError("calibrated again")
+
+    monkeypatch.setattr(SentenceTransformerEmbedder, "_encode_fp32", no_calibration)
+    again = SentenceTransformerEmbedder(precision="auto", cache_dir=tmp_path)
+    assert again.precision == first.precision and again.calibration == first.calibration
+    if again.precision != "fp32":
+        assert np.allclose(again.embed_query("a test"), first.embed_query("a test"), atol=1e-3)

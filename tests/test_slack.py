@@ -388,3 +388,17 @@ def test_the_notification_text_is_escaped_like_the_blocks(bot: Bot) -> None:
     assert "40" in answer["text"]
     assert "<!channel>" not in answer["text"] and "&lt;!channel&gt;" in answer["text"]
     assert "<!channel>" not in json.dumps(answer["blocks"])
+
+
+def test_blocks_list_each_cited_article_once() -> None:
+    from answer_samples import FIRST, SECOND, doubled_answer
+
+    from assistant.slack import answer_blocks
+
+    blocks = answer_blocks(doubled_answer())
+    sources = next(
+        b["text"]["text"] for b in blocks if "*Sources*" in b.get("text", {}).get("text", "")
+    )
+    assert sources.count("*[1]*") == 1 and "Chipotle raises prices" in sources
+    assert FIRST not in sources  # already quoted in the answer text
+    assert f"> “{SECOND}”" in sources

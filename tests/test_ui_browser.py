@@ -240,3 +240,30 @@ def test_two_browsers_keep_separate_histories(browser: Any, app: dict[str, Any])
     assert page_b.locator("#chat .turn").count() == 1
     ctx_a.close()
     ctx_b.close()
+
+
+def test_upload_takes_feeds_and_json_files(browser: Any, app: dict[str, Any]) -> None:
+    """The widget offers what ingest reads (index.loaders), .json and RSS included."""
+    feed = app["tmp"] / "harbor-feed.rss"
+    feed.write_bytes((ROOT / "tests" / "fixtures" / "articles" / "harbor-feed.rss").read_bytes())
+    dump = app["tmp"] / "one-article.json"
+    dump.write_text(
+        json.dumps(
+            {"title": "Orchard cooperative buys cold store", "source": "Valley Post",
+             "published": "2025-05-02",
+             "text": "The Linden Orchard cooperative bought a cold store for 3 million dollars."}
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    context, page, dialogs = open_page(browser, app)
+    page.get_by_role("tab", name="Upload").click()
+    accept = page.locator("#files input[type=file]").get_attribute("accept") or ""
+    assert {".json", ".rss", ".xml", ".atom", ".jsonl", ".gz"} <= {
+        a.strip() for a in accept.split(",")
+    }
+    assert _upload(page, feed).startswith("harbor-feed.rss: 2 new")
+    context.close()
+    context, page, more = open_page(browser, app)  # a fresh result list
+    assert _upload(page, dump).startswith("one-article.json: 1 new")
+    assert not dialogs and not more
+    context.close()

