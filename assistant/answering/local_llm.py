@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import logging
 import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,6 @@ class LocalServer:
         self.path = path
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
-        params.model_alias = path.stem
         params.hostnames = ["127.0.0.1"]  # never reachable from other machines
         params.port = 0  # the OS picks a free port; listening_address says which
         params.n_ctx = context_window
@@ -111,8 +112,20 @@ class LocalServer:
         except RuntimeError as exc:
             raise ConfigError(f"llama.cpp could not load {path}: {exc}") from exc
         self.base_url = f"{self._server.listening_address}/v1"
+        self._wait_for_loop()
         log.info("llama.cpp serves %s at %s (%.1f s to load)", path.name, self.base_url,
                  time.perf_counter() - started)  # fmt: skip
+
+    def _wait_for_loop(self) -> None:
+        """Return once the model loop has answered a one-token completion. The server
+        object is returned before its loop starts; stopping it in that gap loses the stop
+        and hangs (seen with xllamacpp 2026.10), and the first request warms the model up."""
+        body = json.dumps({"prompt": "Hello", "max_tokens": 1, "temperature": 0}).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/completions", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
 
     @property
     def running(self) -> bool:
