@@ -74,18 +74,26 @@ def test_invented_number_and_name_are_unsupported() -> None:
 def test_citation_of_a_passage_not_given() -> None:
     checks = check_sentences("Trump deployed 2,000 troops [3]. Newsom objected [1][4].",
                              [passage(GUARD), passage(OTHER, "c2")])  # fmt: skip
-    assert [(c.status, c.cites, c.invalid_cites) for c in checks] == [
-        ("invalid", [], [3]), ("unsupported", [1], [4])]  # fmt: skip
+    # the second cites [1], which lacks Newsom, and [4]: attributed to [2], which has him
+    assert [(c.status, c.cites, c.invalid_cites, c.model_cites) for c in checks] == [
+        ("invalid", [], [3], []), ("attributed", [2], [4], [1])]  # fmt: skip
 
 
 def test_facts_must_be_in_the_cited_passage_not_just_any() -> None:
     given = [passage(GUARD), passage(OTHER, "c2", 1000)]
     assert statuses("Newsom called it illegal on June 9 [2].", given) == ["supported"]
-    assert statuses("Newsom called it illegal on June 9 [1].", given) == ["unsupported"]
+    # the wrong passage cited: attributed to the one that holds every fact
+    [check] = check_sentences("Newsom called it illegal on June 9 [1].", given)
+    assert (check.status, check.cites, check.model_cites) == ("attributed", [2], [1])
     assert statuses("Newsom called it illegal on June 9 [1][2].", given) == ["supported"]
-    # without a citation the facts may come from any passage; an invented one is still caught
-    assert statuses("Newsom objected on June 9.", given) == ["uncited"]
+    # facts split over two passages are no single passage's: still unsupported
+    assert statuses("Newsom called the 2,000 troops illegal [1].", given) == ["unsupported"]
+    # without a citation: attributed to a passage holding every fact; an invented one is
+    # still caught; a sentence with no fact to check stays uncited
+    [check] = check_sentences("Newsom objected on June 9.", given)
+    assert (check.status, check.cites, check.model_cites) == ("attributed", [2], [])
     assert statuses("Newsom objected on July 4.", given) == ["unsupported"]
+    assert statuses("the situation remains fluid.", given) == ["uncited"]
 
 
 def test_source_metadata_counts_as_support() -> None:
