@@ -71,6 +71,7 @@ _NOT_NAMES = set(
     been has have had do does did will would can could should may might must mr mrs ms dr
     officials official sources source article articles report reports""".split()
 )
+_NOT_NAME_WORDS = _NOT_NAMES | _HEDGES | _NUMBER_WORDS
 
 
 @dataclass
@@ -180,7 +181,7 @@ def names(text: str) -> list[str]:
     for m in _WORD.finditer(strip_markers(text)):
         word = re.sub(r"['’]s$", "", m.group(0)).strip("-'’")
         lower = word.lower()
-        if not word or not word[0].isupper() or lower in _NOT_NAMES or lower in _NUMBER_WORDS:
+        if not word or not word[0].isupper() or lower in _NOT_NAME_WORDS:
             continue
         out.append(word)
     return out
