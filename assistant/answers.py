@@ -126,9 +126,11 @@ class SentenceCheck(BaseModel):
     text: str
     cites: list[int] = Field(default_factory=list)
     # supported | unsupported | invalid (cites only passages not given) | uncited
+    # | attributed (no citation, or the wrong one: cited to the passage holding its facts)
     status: str
     missing: list[str] = Field(default_factory=list)
     invalid_cites: list[int] = Field(default_factory=list)
+    model_cites: list[int] = Field(default_factory=list)  # attributed: what the model cited
 
 
 class Verification(BaseModel):
@@ -142,6 +144,7 @@ class Verification(BaseModel):
     unsupported: int = 0
     invalid_citations: int = 0
     uncited: int = 0
+    attributed: int = 0  # sentences cited by verification (none, or the wrong passage)
     removed: int = 0
     model: str | None = None
     raw: str | None = None

@@ -7,7 +7,13 @@ made up. After generation every sentence is checked:
 - a sentence with citations must be supported by the passages it cites: at least every
   number, date and proper name in it occurs there (or in the source's title, outlet and
   publication date, which the prompt showed too);
-- a sentence without a citation that states such facts must find them in some passage.
+- a sentence without a citation that states such facts must find them in some passage, and
+  is then attributed to the first passage that holds them all (small models often leave the
+  markers out); a sentence whose facts are all in another given passage than the one it cites
+  is attributed to that passage (a citation of the wrong passage).
+
+Numbers match by value ("2,000", "two thousand", "2 thousand"; "$1.5bn" and "1.5 billion"),
+and a hedged round figure ("about 2,000", "nearly 2 million") matches a figure within 10%.
 
 Sentences of a passage that read like instructions to the model ("ignore previous
 instructions …", see assistant/answering/injection.py) never count as support: obeying an
@@ -36,7 +42,12 @@ _ABBREV = re.compile(
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z][\w'’\-]*")
-_SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+          "trillion": 10**12, "bn": 1_000_000_000, "mn": 1_000_000, "tn": 10**12}  # fmt: skip
+# words that make the figure after them a rounded one ("about 2,000" for 1,987)
+_HEDGES = {"about", "around", "roughly", "nearly", "almost", "approximately", "some",
+           "estimated", "circa", "approx"}  # fmt: skip
+_ROUNDING = 0.1
 _UNITS = {
     w: i
     for i, w in enumerate(
@@ -57,6 +68,7 @@ _NOT_NAMES = set(
     been has have had do does did will would can could should may might must mr mrs ms dr
     officials official sources source article articles report reports""".split()
 )
+_NOT_NAME_WORDS = _NOT_NAMES | _HEDGES | _NUMBER_WORDS
 
 
 @dataclass
@@ -65,6 +77,7 @@ class Fact:
 
     text: str
     value: float | None = None
+    approx: bool = False  # hedged ("about 2,000"): a figure within 10% is support
 
 
 def markers(text: str) -> list[int]:
@@ -130,6 +143,7 @@ def numbers(text: str) -> list[Fact]:
     """Numbers in digits ("2,000", "2.5 million", "20%") and in words ("two thousand");
     "one"/"a" alone are not facts (too common in prose)."""
     out: list[Fact] = []
+    # "1.5bn" is "1.5" "bn": a scale word glued to the digits reads like a separate one
     words = re.findall(r"\d+(?:[.,]\d+)*|[A-Za-z]+", text)
     i = 0
     while i < len(words):
@@ -151,7 +165,8 @@ def numbers(text: str) -> list[Fact]:
             value *= _SCALE[words[j].lower()]
             j += 1
         if not (lw == "one" and j == i + 1):
-            out.append(Fact(" ".join(words[i:j]), value))
+            approx = i > 0 and words[i - 1].lower() in _HEDGES
+            out.append(Fact(" ".join(words[i:j]), value, approx))
         i = j
     return out
 
@@ -163,7 +178,7 @@ def names(text: str) -> list[str]:
     for m in _WORD.finditer(strip_markers(text)):
         word = re.sub(r"['’]s$", "", m.group(0)).strip("-'’")
         lower = word.lower()
-        if not word or not word[0].isupper() or lower in _NOT_NAMES or lower in _NUMBER_WORDS:
+        if not word or not word[0].isupper() or lower in _NOT_NAME_WORDS:
             continue
         out.append(word)
     return out
@@ -191,7 +206,13 @@ class Support:
         self.stems = {stem(w) for w in _WORD.findall(self.lower)}
 
     def has_number(self, fact: Fact) -> bool:
-        return fact.value in self.values or fact.text.lower() in self.lower
+        if fact.value in self.values or fact.text.lower() in self.lower:
+            return True
+        return (
+            fact.approx
+            and fact.value is not None
+            and any(abs(v - fact.value) <= _ROUNDING * abs(v) for v in self.values if v)
+        )
 
     def has_name(self, name: str) -> bool:
         return re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", self.lower) is not None
@@ -233,6 +254,7 @@ def checked_sentences(
 ) -> list[tuple[tuple[int, int], SentenceCheck]]:
     """Each sentence's (start, end) in ``text`` with its check."""
     anywhere = Support("\n".join(support_text(p) for p in passages))
+    each = [Support(support_text(p)) for p in passages]
     checks: list[tuple[tuple[int, int], SentenceCheck]] = []
     for start, end in split_sentences(text):
         sentence = text[start:end]
@@ -253,8 +275,24 @@ def checked_sentences(
             status = "unsupported" if missing else "uncited"
         check = SentenceCheck(text=sentence, cites=valid, status=status, missing=missing,
                               invalid_cites=invalid)  # fmt: skip
+        if status in ("uncited", "unsupported"):
+            check = _attributed(check, each)
         checks.append(((start, end), check))
     return checks
+
+
+def _attributed(check: SentenceCheck, each: list[Support]) -> SentenceCheck:
+    """``check`` cited to the first passage that holds every fact of its sentence, when
+    it cited none or one that lacks them; unchanged when no single passage holds them all
+    or the sentence states no fact to check."""
+    plain = strip_markers(check.text)
+    if not numbers(plain) and not names(plain):
+        return check
+    holder = next((n for n, s in enumerate(each, 1) if not s.missing(check.text)), None)
+    if holder is None:
+        return check
+    return check.model_copy(update={"status": "attributed", "cites": [holder], "missing": [],
+                                    "model_cites": check.cites})  # fmt: skip
 
 
 def best_sentence(passage: Passage, claims: list[str]) -> tuple[int, int]:
@@ -287,6 +325,8 @@ def outcome_counts(answers: Iterable[Answer]) -> dict[str, int]:
             counts["sentences_supported"] += v.supported
             counts["sentences_unsupported"] += v.unsupported
             counts["sentences_uncited"] += v.uncited
+            if v.attributed:
+                counts["sentences_attributed"] += v.attributed
             counts["sentences_removed"] += v.removed
             counts["invalid_citations"] += v.invalid_citations
     return dict(sorted(counts.items()))

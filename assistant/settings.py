@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     llm_backend: Literal["openai", "ollama", "llamacpp"] = Field(
         "openai", description="OpenAI-compatible server, Ollama, or in-process GGUF (llama.cpp)"
     )
-    llm_model: str = Field("", description="model name (openai, ollama) or .gguf path (llamacpp)")
+    llm_model: str = Field(
+        "", description="model name (openai, ollama) or .gguf path (llamacpp; unset: SmolLM2)"
+    )
     llm_base_url: str | None = Field(None, description="server URL (default: local server)")
     llm_api_key: SecretStr | None = Field(
         None, description="API key; from the environment only (ASSISTANT_LLM_API_KEY)"
@@ -126,6 +128,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature")
     llm_context_window: int = Field(4096, ge=512, description="tokens the model reads at once")
     llm_max_tokens: int = Field(400, ge=16, description="longest answer generated, in tokens")
+    llm_threads: int = Field(
+        0, ge=0, description="CPU threads of the in-process llamacpp model (0: every core)"
+    )
     llm_unsupported: Literal["flag", "remove"] = Field(
         "flag", description="sentences their cited source does not support: flag or remove"
     )

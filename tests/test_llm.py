@@ -267,14 +267,12 @@ def test_backends_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ConfigError, match="ASSISTANT_LLM_MODEL"):
         build_llm(Settings.load(answerer="llm"))
     gguf = tmp_path / "m.gguf"
-    try:
-        import llama_index.llms.llama_cpp  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match=r"newsroom-assistant\[llamacpp\]"):
-            build_llm(Settings.load(**{**base, "llm_model": str(gguf)}, llm_backend="llamacpp"))
-    else:
-        with pytest.raises(ConfigError, match=r"no such \.gguf"):
-            build_llm(Settings.load(**{**base, "llm_model": str(gguf)}, llm_backend="llamacpp"))
+    with pytest.raises(ConfigError, match=r"no such \.gguf"):
+        build_llm(Settings.load(**{**base, "llm_model": str(gguf)}, llm_backend="llamacpp"))
+    # llamacpp with a URL: a running llama-server, through the OpenAI-compatible client
+    url = "http://127.0.0.1:8081/v1"
+    llm = build_llm(Settings.load(**base, llm_backend="llamacpp", llm_base_url=url))
+    assert isinstance(llm, OpenAILike) and llm.api_base == url
     monkeypatch.setenv("ASSISTANT_LLM_BACKEND", "claude")
     with pytest.raises(ConfigError, match="llm_backend"):
         Settings.load()

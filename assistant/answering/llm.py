@@ -210,8 +210,9 @@ class LLMAnswerer:
         verification.unsupported = sum(c.status == "unsupported" for c in checks)
         verification.invalid_citations = sum(len(c.invalid_cites) for c in checks)
         verification.uncited = sum(c.status == "uncited" for c in checks)
+        verification.attributed = sum(c.status == "attributed" for c in checks)
         notices = self._notices(checks, len(passages))
-        if not verification.supported:
+        if not verification.supported + verification.attributed:
             verification.outcome = "fallback"
             answer = self.fallback.answer(question, defuse(passages))
             answer.passages = passages
@@ -234,6 +235,8 @@ class LLMAnswerer:
             sentence = text[start:end]
             if check.invalid_cites:
                 sentence = _drop_markers(sentence, set(check.invalid_cites))
+            if check.status == "attributed":
+                sentence = _cite(sentence, check.cites)
             if check.status in ("unsupported", "invalid"):
                 if self.unsupported == "remove":
                     verification.removed += 1
@@ -249,6 +252,7 @@ class LLMAnswerer:
         citations = self._citations(kept, passages)
         first_line = final.split("\n", 1)[0].replace(UNVERIFIED, "")
         checked_n = len(checks) or 1
+        backed = verification.supported + verification.attributed
         return Answer(
             question=question,
             answer=final,
@@ -256,25 +260,29 @@ class LLMAnswerer:
             citations=citations,
             passages=passages,
             answerer=self.name,
-            confidence=round(verification.supported / checked_n, 4),
+            confidence=round(backed / checked_n, 4),
             notices=notices,
             verification=verification,
         )
 
     @staticmethod
     def _notices(checks: list[SentenceCheck], given: int) -> list[str]:
-        out = []
+        out, recited = [], []
         for c in checks:
             if c.invalid_cites:
                 cited = ", ".join(f"[{n}]" for n in c.invalid_cites)
                 out.append(f"cited {cited} but only sources [1]–[{given}] were given")
+            if c.status == "attributed" and c.model_cites:
+                was = ", ".join(f"[{n}]" for n in c.model_cites)
+                recited.append(f"Citation corrected: “{_short(strip_markers(c.text), 120)}” "
+                               f"cited {was}; its facts are in [{c.cites[0]}]")  # fmt: skip
             if c.status == "unsupported":
                 where = ", ".join(f"[{n}]" for n in c.cites) or "any source"
                 out.append(
                     f"“{_short(strip_markers(c.text), 120)}”: {', '.join(c.missing)} "
                     f"not found in {where}"
                 )
-        return [f"Not verified: {n}" for n in out]
+        return [f"Not verified: {n}" for n in out] + recited
 
     @staticmethod
     def _citations(kept: list[SentenceCheck], passages: list[Passage]) -> list[Citation]:
@@ -313,9 +321,27 @@ class LLMAnswerer:
         line = next((ln for ln in text.splitlines() if ln.strip()), "")
         line = re.sub(r"^(?:standalone question:\s*)", "", line.strip(), flags=re.I)
         line = line.strip().strip("\"“”'").strip()
-        if not line or len(line) > 3 * len(question) + 300:
+        if not line or len(line) > 3 * len(question) + 300 or not _rewrites(line, question):
             return standalone_question(question, history)
         return line
+
+
+def _rewrites(line: str, question: str) -> bool:
+    """Whether ``line`` can be the rewrite of ``question``. Small models (SmolLM2-135M, seen
+    in tests/test_local_llm.py) often answer a question instead ("The article mentions …")
+    or echo the transcript ("User: …"); either would be retrieved as if it were asked."""
+    if re.match(r"(?:user|assistant)\s*:", line, re.IGNORECASE):
+        return False
+    return not question.rstrip().endswith("?") or line.endswith("?")
+
+
+def _cite(sentence: str, cites: list[int]) -> str:
+    """``sentence`` with its markers replaced by ``cites``, before its closing full stop."""
+    plain = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).rstrip()
+    marker = "".join(f"[{n}]" for n in cites)
+    if plain[-1:] in ".!?":
+        return f"{plain[:-1]} {marker}{plain[-1]}"
+    return f"{plain} {marker}"
 
 
 def _drop_markers(sentence: str, invalid: set[int]) -> str:
