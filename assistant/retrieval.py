@@ -199,14 +199,28 @@ class Retriever:
         return Retrieved(passages, timings, qvec)
 
     def _dense(self, qvec: Any, n: int, filters: Filters, as_of_ts: int | None) -> list[ChunkHit]:
-        """Dense hits; with an as-of bound, the dated ones up to it and the undated ones
-        (Chroma cannot filter on a missing field, so those come from an unbounded query)."""
+        """Dense hits; with an as-of bound, only those published up to it or undated.
+
+        A Chroma ``$lte`` filter costs ~290 ms at 72k chunks (it pre-filters the metadata)
+        against ~10 ms unfiltered, so the bound is applied to an unfiltered query of
+        ``3 n`` hits; that is the exact top ``n`` whenever ``n`` of them are eligible. Else
+        (a date long before most articles) the filtered query runs, plus the undated hits
+        (Chroma cannot filter on a missing field)."""
         where = filters.chroma_where()
         if as_of_ts is None:
             return self.store.query(qvec, n, where)
+
+        def eligible(h: ChunkHit) -> bool:
+            ts = h.metadata.get("published_ts")
+            return not isinstance(ts, int) or ts <= as_of_ts
+
+        wide = self.store.query(qvec, 3 * n, where)
+        kept = [h for h in wide if eligible(h)]
+        if len(kept) >= n or len(wide) < 3 * n:  # enough, or the whole collection was read
+            return kept[:n]
         bound = {"published_ts": {"$lte": as_of_ts}}
         dated = self.store.query(qvec, n, {"$and": [where, bound]} if where else bound)
-        undated = [h for h in self.store.query(qvec, n, where) if "published_ts" not in h.metadata]
+        undated = [h for h in wide if "published_ts" not in h.metadata]
         return sorted(dated + undated, key=lambda h: -h.score)[:n]
 
     def _lexical(

@@ -167,8 +167,10 @@ def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:
         lines.append(f"| {label} | {_fmt(headline_value(s, section, key), key)} |")
     lines += [
         "",
-        "Accuracy: an acceptable answer, as a whole word, in the first 300 characters of the "
-        "answer and in a cited quote (share of answerable questions). Recall@k: the answer as "
+        "Headline accuracy: an acceptable answer, as a whole word, in the first line of the "
+        "answer (the short answer, or the first quote when there is none) and in a cited quote "
+        "(share of answerable questions); the looser figure takes the first 300 characters "
+        "instead of the first line. Recall@k: the answer as "
         "a whole word in one of the top k passages. Citation precision: share of the "
         "citations of answered, answerable questions whose quote holds the answer; support: "
         "share of all citations whose quote holds every number, date and name of the answer "
