@@ -4,6 +4,7 @@ chunk readable: its vector can be read back, and dense search finds it by its ow
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import ROOT, SAMPLE, corpus_rows, free_port, stop, write_jsonl
+from conftest import ROOT, SAMPLE, corpus_rows, free_port, running_app, stop, write_jsonl
 
 from assistant.core import Assistant
 from assistant.retrieval import Filters, Retriever
@@ -193,6 +194,37 @@ def test_a_running_server_answers_from_a_cli_ingest_within_seconds(
         log.close()
     assert "Error finding id" not in (tmp_path / "serve.log").read_text()
     assert_whole(_opened(data), embedder, {r["id"] for r in rows})
+
+
+@pytest.mark.slow
+def test_the_web_app_answers_from_a_cli_ingest_without_a_restart(tmp_path: Path) -> None:
+    """Issue 15 item 2: with the web app serving, a CLI ingest into its data dir; the app
+    answers about the new articles, outlet filters included, without "Error finding id"."""
+    from gradio_client import Client
+
+    rows = corpus_rows(5, start=200)
+    path = write_jsonl(tmp_path / "new.jsonl", rows)
+    with running_app(tmp_path) as url:
+        client = Client(url, verbose=False)
+        chat, _, _ = client.predict(
+            "How many Guard members were deployed?", [], "", "", 5, api_name="/respond"
+        )
+        assert "2,000" in chat  # the app's copy of the index is loaded before the CLI writes
+        rc, _, err = _finish(
+            _cli(tmp_path / "data", "ingest", str(path), ASSISTANT_EMBED_COMPILE="0")
+        )
+        assert rc == 0, err[-2000:]
+        time.sleep(2)  # readers check for another writer's changes every 0.5 s
+        found = 0
+        for row in rows:
+            chat, sources, _ = client.predict(
+                row["title"], [row["source"]], "", "", 10, api_name="/respond"
+            )
+            # a stale copy of the index had no passage of a new outlet (or failed outright)
+            assert "no indexed article matches the filters" not in chat, row["title"]
+            found += html.escape(row["title"])[:40] in sources
+        assert found >= 3, f"{found} of {len(rows)} new articles cited"
+    assert "Error finding id" not in (tmp_path / "app.log").read_text()
 
 
 def test_cli_ingest_exits_0_with_no_thread_left_behind(tmp_path: Path) -> None:
