@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Assistant, EmptyIndexError, Filters, QuestionError, Settings
+from assistant import Answer, Assistant, EmptyIndexError, Filters, QuestionError, Settings
 from assistant.chat import is_follow_up, standalone_question
 from assistant.retrieval import Mode, Retriever
 from tests.conftest import corpus_rows
@@ -22,6 +22,16 @@ STORY = (
     "The barrier will cost $42 million and protect about 9,000 homes along the river. "
     "Construction is expected to begin next spring, the mayor, Alicia Moreno, said."
 )
+
+
+def leads_with(answer: Answer, text: str) -> bool:
+    """What an editor reads first holds ``text`` (the short answer, or the quote leading when
+    the reader does not trust one), and a cited quote backs it; a short answer, when given,
+    is the answer itself."""
+    first = answer.answer.splitlines()[0]
+    backed = any(text in c.quote for c in answer.citations)
+    short_ok = answer.short_answer is None or text in answer.short_answer
+    return not answer.refused and text in first and backed and short_ok
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +103,9 @@ def test_unrelated_question_is_refused(asst: Assistant) -> None:
 
 def test_numbers_names_and_places_from_other_articles(asst: Assistant) -> None:
     cost = asst.ask("How much will the Riverton flood barrier cost?")
-    assert cost.short_answer == "$42 million" and cost.answer.startswith("$42 million")
+    assert leads_with(cost, "$42 million")
     who = asst.ask("Who is the library director in Lakeside?")
-    assert who.short_answer == "Sam Ortiz"
+    assert leads_with(who, "Sam Ortiz")
     assert any("Sam Ortiz" in c.quote for c in who.citations)
 
 
@@ -104,7 +114,7 @@ def test_source_filter(asst: Assistant) -> None:
         "How many books does the new library hold?", filters=Filters(sources=["Lakeside Times"])
     )
     assert got.passages and {p.source for p in got.passages} == {"Lakeside Times"}
-    assert got.short_answer == "120,000"
+    assert leads_with(got, "120,000")
     none = asst.ask(
         "How many books does the new library hold?", filters=Filters(sources=["Nobody"])
     )
@@ -172,7 +182,7 @@ def test_follow_up_is_resolved_against_the_history(asst: Assistant) -> None:
     assert first.short_answer == "2,000" and first.standalone_question is None
     follow = asst.chat("s1", "and who ordered it?")
     assert follow.standalone_question and SAMPLE_Q in follow.standalone_question
-    assert follow.short_answer and "Trump" in follow.short_answer
+    assert leads_with(follow, "Trump")
     assert [t.question for t in asst.history("s1")] == [SAMPLE_Q, "and who ordered it?"]
     # another session has its own history: the same follow-up there is not rewritten
     other = asst.chat("s2", "and who ordered it?")

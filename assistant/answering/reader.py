@@ -114,7 +114,9 @@ class Reader:
         p1 = m.stage1.prob(F.matrix(sents, m.stage1.names))
         top = [sents[i] for i in np.argsort(-p1, kind="stable")[: m.rerank]]
         texts = [s.text for s in top]
-        sim = self.encoder.similarity(question.split("(about:")[0], texts)
+        # a follow-up ("Who ordered it? (about: …)") is compared with its context too: "Who
+        # ordered it?" alone resembles no sentence
+        sim = self.encoder.similarity(" ".join(question.replace("(about:", " ").split()), texts)
         F.costly_features(info, top, sim, entities(texts, self.ner_model))
         p2 = m.stage2.prob(F.matrix(top, m.stage2.names))
         ranked = sorted(zip(top, p2.tolist(), strict=True), key=lambda t: -t[1])
