@@ -35,7 +35,7 @@ def _questions() -> list[dict[str, Any]]:
 
 
 def _date(q: dict[str, Any]) -> datetime:
-    return datetime.strptime(q["date"], "%Y-%m-%d").replace(tzinfo=UTC)
+    return datetime.strptime(q["date"].replace("/", "-"), "%Y-%m-%d").replace(tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -137,16 +137,17 @@ def test_training_script_reproduces_its_model(slice_dir: Path, tmp_path: Path) -
                           timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     outs = []
-    for name in ("a.json", "b.json"):
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
         done = subprocess.run([sys.executable, script, "fit", "--dump", str(dump), "--write",
-                               str(tmp_path / name), "--json", str(tmp_path / f"fit-{name}")],
+                               "model.json", "--json", "fit.json"], cwd=tmp_path / run,
                               env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
-        outs.append((tmp_path / name).read_bytes())
+        outs.append((tmp_path / run / "model.json").read_bytes())
     assert outs[0] == outs[1]  # the same data gives the same model, byte for byte
-    model = load_model(str(tmp_path / "a.json"))
+    model = load_model(str(tmp_path / "a" / "model.json"))
     assert model.meta["questions"] >= N_QUESTIONS
-    fitted = json.loads((tmp_path / "fit-a.json").read_text())
+    fitted = json.loads((tmp_path / "a" / "fit.json").read_text())
     assert 0.0 <= fitted["cv"]["top1"] <= 1.0 and fitted["curve"]
-    answerer = ExtractiveAnswerer(model_path=str(tmp_path / "a.json"))
+    answerer = ExtractiveAnswerer(model_path=str(tmp_path / "a" / "model.json"))
     assert answerer.model.stage1.coef == model.stage1.coef

@@ -78,7 +78,7 @@ class Item:
 
 def _date(raw: Any) -> datetime | None:
     try:
-        return datetime.strptime(str(raw), "%Y-%m-%d").replace(tzinfo=UTC)
+        return datetime.strptime(str(raw).replace("/", "-"), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
 
