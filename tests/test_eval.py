@@ -81,8 +81,8 @@ def test_accuracy_needs_the_answer_in_the_opening_and_in_a_cited_quote() -> None
     assert not m.is_correct(right, ["4,000"])
     uncited = Answer(question="q", answer="2,000", citations=[cite(1, "Guard members went.")])
     assert not m.is_correct(uncited, ["2,000"])  # a number no source backs is not right
-    late = Answer(question="q", answer="x" * 300 + " 2,000 [1]", citations=[cite(1, quote)])
-    assert not m.is_correct(late, ["2,000"])
+    late = Answer(question="q", answer="x" * 300 + "\n2,000 [1]", citations=[cite(1, quote)])
+    assert not m.is_correct(late, ["2,000"]) and not m.in_opening(late, ["2,000"])
     refused = right.model_copy(update={"refused": True})
     assert not m.is_correct(refused, ["2,000"])
     # a wrong short answer over the right quote: the editor reads "12" first
@@ -306,7 +306,7 @@ def test_eval_end_to_end_with_report_plots_and_compare(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert records["arrests"]["refused"] and records["nobel"]["refused"]
     assert records["cost"]["gold_rank"] == 1 and records["cost"]["answer_rank"] == 1
-    assert records["cost"]["exact_match"] == 1.0
+    assert records["guard"]["exact_match"] == 1.0  # "2,000" leads; "cost" leads with its quote
     assert all(c["holds_answer"] for c in records["cost"]["citations"][:1])
     s = report["summary"]
     assert s["answers"]["accuracy"] == 0.75
