@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from assistant.answers import Answer
-from index.lexical import query_terms
+from index.text import query_terms
 
 _LEADS = re.compile(
     r"^\s*(?:and|also|but|so|then|ok(?:ay)?|what about|how about|and what about)\b[\s,]*",

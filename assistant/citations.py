@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from assistant.answering.injection import injected_spans
 from assistant.answers import Answer, Passage, SentenceCheck
-from index.lexical import english_stopwords, stem
+from index.text import english_stopwords, stem
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 MARKERS_TAIL = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")

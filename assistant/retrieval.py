@@ -26,8 +26,8 @@ from pydantic import BaseModel, Field, field_validator
 from assistant.answers import Passage
 from index.embeddings import Embedder
 from index.errors import ConfigError
-from index.lexical import query_terms
 from index.store import ChromaStore, ChunkHit
+from index.text import query_terms
 
 Mode = Literal["hybrid", "dense", "lexical"]
 _WORDS = re.compile(r"\w+")

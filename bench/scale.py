@@ -418,7 +418,7 @@ def sqlite_memory() -> tuple[int, int]:
 def lexical_memory(args: argparse.Namespace) -> dict[str, Any]:
     """SQLite memory of the lexical index while it answers the questions (pruned, then the
     full query), and its size on disk. Not a timing: needs no lock."""
-    from index.lexical import query_terms
+    from index.text import query_terms
 
     with QUESTIONS.open() as f:
         questions = [json.loads(line)["question"] for line in f][: args.limit]

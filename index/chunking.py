@@ -9,16 +9,11 @@ one exact sentence.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from index.articles import Article
-
-Span = tuple[int, int]
+from index.text import Span, split_sentences
 
 
 class Tokenizer(Protocol):
@@ -56,37 +51,6 @@ class ChunkedArticle:
     chunks: list[Chunk]
     version: str
     origin: str = ""
-
-
-@lru_cache(maxsize=1)
-def _punkt() -> Any:
-    """NLTK's trained English Punkt model, from the copy llama-index ships (no download)."""
-    import nltk
-    from nltk.tokenize.punkt import PunktTokenizer
-
-    # found, not imported: importing llama_index.core costs seconds that `ask` waits for
-    spec = importlib.util.find_spec("llama_index.core")
-    origin = spec.origin if spec else None
-    bundled = Path(origin or ".").parent / "_static" / "nltk_cache"
-    if str(bundled) not in nltk.data.path:
-        nltk.data.path.append(str(bundled))
-    return PunktTokenizer("english")
-
-
-def split_sentences(text: str) -> list[Span]:
-    """Sentence spans of ``text``: paragraphs (lines) first, then Punkt inside each, with
-    surrounding whitespace trimmed off every span."""
-    punkt = _punkt()
-    spans: list[Span] = []
-    for para in re.finditer(r"[^\n]+", text):
-        body = para.group()
-        for s, e in punkt.span_tokenize(body):
-            piece = body[s:e]
-            lead = len(piece) - len(piece.lstrip())
-            trail = len(piece) - len(piece.rstrip())
-            if e - trail > s + lead:
-                spans.append((para.start() + s + lead, para.start() + e - trail))
-    return spans
 
 
 class Chunker:

@@ -10,18 +10,15 @@ before this file existed, a collection shared through a Chroma server).
 
 from __future__ import annotations
 
-import importlib.util
-import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from index.bm25 import CANDIDATES, PRUNE_ABOVE, RARE_ROWS, Pruner
 from index.errors import StoreError
+from index.text import stem
 
 _SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
@@ -39,8 +36,6 @@ CREATE TABLE IF NOT EXISTS articles (article_id TEXT PRIMARY KEY, version TEXT N
 CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(chunks, row);
 """
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
 
 @dataclass(frozen=True)
 class LexicalChunk:
@@ -55,31 +50,6 @@ class LexicalArticle:
     article_id: str
     version: str
     chunks: Sequence[LexicalChunk]
-
-
-@lru_cache(maxsize=1)
-def english_stopwords() -> frozenset[str]:
-    """NLTK's English stopwords, from the copy llama-index ships (no download)."""
-    import nltk
-    from nltk.corpus import stopwords
-
-    # found, not imported: importing llama_index.core costs seconds that `ask` waits for
-    spec = importlib.util.find_spec("llama_index.core")
-    origin = spec.origin if spec else None
-    bundled = Path(origin or ".").parent / "_static" / "nltk_cache"
-    if str(bundled) not in nltk.data.path:
-        nltk.data.path.append(str(bundled))
-    return frozenset(stopwords.words("english"))
-
-
-def query_terms(text: str, stopwords: Iterable[str] | None = None) -> list[str]:
-    """Lower-cased words of ``text`` without stopwords, in first-occurrence order."""
-    stop = set(english_stopwords() if stopwords is None else stopwords)
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if word not in stop and word not in seen:
-            seen[word] = None
-    return list(seen)
 
 
 class LexicalIndex:
@@ -185,14 +155,11 @@ class LexicalIndex:
     def document_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many chunks hold each term (after stemming, as FTS5 indexes it), and the
         number of chunks: what an IDF weight needs."""
-        stems = {t: self._stem(t) for t in terms}
+        stems = {t: stem(t) for t in terms}
         with self._lock:
             total = self._pruner.totals()[0]
             df = self._pruner.doc_counts(sorted(set(stems.values())))
         return {t: int(df.get(s, 0)) for t, s in stems.items()}, total
-
-    def _stem(self, term: str) -> str:
-        return stem(term)
 
     # -- writing ---------------------------------------------------------------------------
     def replace(self, articles: Sequence[LexicalArticle]) -> None:
@@ -269,17 +236,3 @@ def _filter_sql(
         sql += " AND m.published_ts <= ?"
         args.append(until_ts)
     return sql, args
-
-
-@lru_cache(maxsize=1)
-def _porter() -> Any:
-    """Porter's original algorithm, the one FTS5's ``porter`` tokenizer applies."""
-    from nltk.stem.porter import PorterStemmer
-
-    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
-
-
-@lru_cache(maxsize=100_000)
-def stem(word: str) -> str:
-    """A word as the lexical index stems it."""
-    return str(_porter().stem(word.lower()))

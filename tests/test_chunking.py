@@ -9,9 +9,10 @@ import pytest
 from conftest import SAMPLE, corpus_rows
 
 from index.articles import Article
-from index.chunking import Chunk, Chunker, split_sentences
+from index.chunking import Chunk, Chunker
 from index.embeddings import SentenceTransformerEmbedder
 from index.loaders import article_from_record, load_path
+from index.text import split_sentences
 
 
 def _check_article(

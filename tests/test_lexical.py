@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from index.bm25 import word_starts
-from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex, query_terms
+from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
+from index.text import query_terms
 from tests.conftest import QUESTIONS_2025, corpus_rows
 
 _WORDS = re.compile(r"[^\W_]+")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answering.questions import Kind
-from index.lexical import english_stopwords
+from index.text import english_stopwords
 
 _MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"

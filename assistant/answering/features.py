@@ -22,7 +22,7 @@ from assistant.answering.candidates import candidates
 from assistant.answering.entities import Entity
 from assistant.answering.questions import Kind, QuestionInfo
 from assistant.answers import Passage
-from index.lexical import stem
+from index.text import stem
 
 DocFreq = Callable[[list[str]], tuple[dict[str, int], int]]
 _WORD = re.compile(r"\w+")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from index.lexical import query_terms
+from index.text import query_terms
 
 
 class Kind(StrEnum):
