@@ -1,32 +1,14 @@
-"""Multi-turn chat: sessions keep their turns, and a follow-up question is rewritten into a
-standalone one before retrieval.
-
-The rewrite for the extractive answerer is deterministic: a question that leans on earlier
-turns (it opens with "and"/"what about", or points back with "it", "they", "that" and names
-little of its own) gets the previous standalone question attached as context, so both
-retrieval and sentence choice see what "it" was about. The LLM answerer condenses with a
-prompt instead.
-"""
+"""Multi-turn chat: sessions keep their turns (each question, the standalone question it
+was read as, and its answer). Rewriting a follow-up into a standalone question is the job of
+a condenser (assistant/answering/condense.py), which the Assistant is given."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from assistant.answers import Answer
-from index.text import query_terms
-
-_LEADS = re.compile(
-    r"^\s*(?:and|also|but|so|then|ok(?:ay)?|what about|how about|and what about)\b[\s,]*",
-    re.IGNORECASE,
-)
-_POINTERS = {
-    "it", "its", "they", "them", "their", "theirs", "he", "him", "his", "she", "her", "hers",
-    "this", "that", "these", "those", "there", "then", "same", "one", "ones",
-}  # fmt: skip
-_GENERIC = {"many", "much", "else", "happened", "happen", "say", "said", "did", "does", "do"}
 
 
 @dataclass
@@ -40,31 +22,6 @@ class Turn:
 class Session:
     id: str
     turns: list[Turn] = field(default_factory=list)
-
-
-def is_follow_up(question: str) -> bool:
-    """Whether ``question`` needs the earlier turns to make sense."""
-    if _LEADS.match(question):
-        return True
-    words = re.findall(r"\w+", question.lower())
-    content = [w for w in query_terms(question) if w not in _GENERIC]
-    return (bool(_POINTERS.intersection(words)) and len(content) <= 3) or len(content) <= 1
-
-
-def standalone_question(question: str, history: list[Turn]) -> str:
-    """The question to retrieve and answer with: itself, or for a follow-up, itself with the
-    previous standalone question attached as context."""
-    if not history or not is_follow_up(question):
-        return question.strip()
-    previous = history[-1]
-    current = _LEADS.sub("", question).strip()
-    current = current[:1].upper() + current[1:]
-    # flatten: a follow-up of a follow-up carries the earlier context once, not nested
-    base, _, about = previous.standalone.partition(" (about: ")
-    parts = [about[:-1] if about.endswith(")") else about, base]
-    if previous.answer.short_answer and not previous.answer.refused:
-        parts.append(previous.answer.short_answer)
-    return f"{current} (about: {' '.join(p for p in parts if p)})"
 
 
 class SessionStore:

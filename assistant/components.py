@@ -23,6 +23,7 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
         settings.embed_device,
         settings.embed_batch_size,
         settings.embed_precision,
+        cache_dir=str(settings.cache_dir) if settings.cache_dir else None,
         compile=settings.embed_compile,
     )
 

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from assistant import components
-from assistant.answering import Answerer, make_answerer
+from assistant.answering import Answerer, Condenser, RuleCondenser, make_answerer, make_condenser
 from assistant.answering.injection import defuse
 from assistant.answers import Answer
-from assistant.chat import SessionStore, Turn, standalone_question
+from assistant.chat import SessionStore, Turn
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
 from index.articles import clean_str
@@ -39,12 +39,15 @@ class Assistant:
         ingestor: Ingestor,
         retriever: Retriever,
         answerer: Answerer,
+        condenser: Condenser | None = None,
     ) -> None:
         self.settings = settings
         self.ingestor = ingestor
         self.store: ChromaStore = ingestor.store
         self.retriever = retriever
         self.answerer = answerer
+        # rewrites a chat follow-up into a standalone question before retrieval
+        self.condenser: Condenser = condenser or RuleCondenser()
         self.sessions = SessionStore(settings.max_sessions)
         self._ingest_lock = threading.Lock()
 
@@ -64,7 +67,8 @@ class Assistant:
             candidates=settings.retrieval_candidates,
             recency_days=settings.recency_days,
         )
-        return cls(settings, ingestor, retriever, make_answerer(settings, store, ingestor.embedder))
+        answerer = make_answerer(settings, store, ingestor.embedder)
+        return cls(settings, ingestor, retriever, answerer, make_condenser(settings, answerer))
 
     # -- questions -------------------------------------------------------------------------
     def _check(self, question: str) -> str:
@@ -82,13 +86,11 @@ class Assistant:
             )
         return " ".join(question.split())
 
-    def _prepare(self, question: str, session_id: str | None) -> tuple[str, str, list[Turn]]:
+    def _prepare(self, question: str, session_id: str | None) -> tuple[str, str]:
+        """The checked question, and the standalone question to retrieve and answer with."""
         question = self._check(question)
         history = self.sessions.history(session_id) if session_id else []
-        condense = getattr(self.answerer, "condense", None)  # the LLM answerer condenses
-        if condense is not None and history:
-            return question, str(condense(question, history)), history
-        return question, standalone_question(question, history), history
+        return question, self.condenser.condense(question, history)
 
     def ask(
         self,
@@ -133,7 +135,7 @@ class Assistant:
             filters = filters.model_copy(
                 update={"sources": [clean_str(s) for s in filters.sources]}
             )
-        question, standalone, _ = self._prepare(question, session_id)
+        question, standalone = self._prepare(question, session_id)
         got = self.retriever.retrieve(
             standalone, k or self.settings.top_k, filters, mode=mode, as_of=as_of
         )

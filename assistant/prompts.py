@@ -1,4 +1,9 @@
-"""Prompt templates: plain-text files in the repository's ``prompts/`` folder, loaded by name.
+"""Prompt templates: plain-text files loaded by name.
+
+The templates are written in the repository's top-level ``prompts/`` folder and ship in the
+package as ``assistant/prompt_templates/`` (a link to that folder in a checkout, its files in
+a wheel), read through :mod:`importlib.resources`, so a checkout, an editable install and an
+installed wheel all find them. The settings' ``prompts_dir`` names a folder of one's own.
 
 A template holds a system part and a user part, split by a line ``=== user ===``. Values
 go in at ``{{name}}``; they are inserted in one pass, so text inside a value (an article that
@@ -7,18 +12,16 @@ happens to contain ``{{question}}``) is never itself substituted.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from index.errors import ConfigError
 
-PROMPTS_ENV = "ASSISTANT_PROMPTS_DIR"
-# assistant/ sits beside prompts/ in the repository, and an editable install imports
-# assistant/ from there, so this finds the folder for both a checkout and `pip install -e`.
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "prompts"
+PACKAGE, FOLDER = "assistant", "prompt_templates"
 _SPLIT = re.compile(r"^=== user ===[ \t]*$", re.MULTILINE)
 _SLOT = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
@@ -44,26 +47,23 @@ def _fill(template: str, values: dict[str, str], name: str) -> str:
     return _SLOT.sub(one, template).strip()
 
 
-def prompts_dir() -> Path:
-    """``$ASSISTANT_PROMPTS_DIR`` when set (own wording, other languages), else the repo's."""
-    named = os.environ.get(PROMPTS_ENV)
-    return Path(named) if named else DEFAULT_DIR
+def packaged() -> Traversable:
+    """The folder of templates shipped in the package."""
+    return files(PACKAGE).joinpath(FOLDER)
 
 
 @lru_cache(maxsize=32)
-def _read(path: Path) -> Prompt:
-    text = path.read_text(encoding="utf-8")
+def load_prompt(name: str, folder: Path | None = None) -> Prompt:
+    """The template ``<name>.md`` from ``folder`` (the settings' ``prompts_dir``), else the
+    packaged one."""
+    source: Traversable = Path(folder) if folder is not None else packaged()
+    if not source.joinpath(f"{name}.md").is_file():
+        where = f"the folder {folder} (prompts_dir)" if folder is not None else "the package"
+        raise ConfigError(
+            f"prompt template {name}.md is missing from {where}: point ASSISTANT_PROMPTS_DIR "
+            "at a folder holding answer.md, condense.md and refuse.md, or reinstall the package"
+        )
+    text = source.joinpath(f"{name}.md").read_text(encoding="utf-8")
     parts = _SPLIT.split(text, maxsplit=1)
     system, user = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
-    return Prompt(path.stem, system.strip(), user.strip())
-
-
-def load_prompt(name: str) -> Prompt:
-    """The template ``prompts/<name>.md``."""
-    path = prompts_dir() / f"{name}.md"
-    if not path.is_file():
-        raise ConfigError(
-            f"prompt template {path} is missing: run from a checkout or an editable install "
-            f"(pip install -e .), or point {PROMPTS_ENV} at a folder of templates"
-        )
-    return _read(path)
+    return Prompt(name, system.strip(), user.strip())

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -169,6 +169,16 @@ class Settings(BaseSettings):
         default_factory=dict, description='JSON dump fields, e.g. {"text": "body"}'
     )
 
+    # files the assistant reads or writes besides the index
+    prompts_dir: Path | None = Field(
+        None, description="a folder of your own prompt templates (unset: the packaged ones)"
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="derived model files: the int8 ONNX export, calibration outcomes (unset: "
+        "$XDG_CACHE_HOME/newsroom-assistant, else ~/.cache/newsroom-assistant)",
+    )
+
     @field_validator("chroma_host", "llm_base_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
@@ -179,6 +189,14 @@ class Settings(BaseSettings):
     def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         # ASSISTANT_API_TOKEN= (set but empty) must not mean "the token is the empty string"
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @model_validator(mode="after")
+    def _openai_api_key(self) -> Settings:
+        # the OpenAI client's own variable stands in when ASSISTANT_LLM_API_KEY is not set
+        fallback = os.environ.get("OPENAI_API_KEY")
+        if self.llm_api_key is None and fallback:
+            self.llm_api_key = SecretStr(fallback)
+        return self
 
     @classmethod
     def settings_customise_sources(

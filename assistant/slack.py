@@ -28,6 +28,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
+from assistant.answering.refusal import REFUSAL_HINT
 from assistant.answers import Answer, Citation, Source
 from assistant.apiutil import BodyLimit
 from assistant.chat import Turn
@@ -69,7 +70,7 @@ def to_mrkdwn(answer: Answer) -> tuple[str, str]:
     if answer.refused:
         text = (
             f":shrug: Sorry — I couldn't find that in the articles. {escape(answer.answer)}\n"
-            "_Try other words, or ask about something the articles cover._"
+            f"_{REFUSAL_HINT}_"
         )
         return text, ""
     lines = []

@@ -485,10 +485,8 @@ def load_embedder(
 
 
 def default_cache_dir() -> Path:
-    """Where derived model files (the int8 ONNX export) are kept: $ASSISTANT_CACHE_DIR, else
-    $XDG_CACHE_HOME/newsroom-assistant, else ~/.cache/newsroom-assistant."""
-    named = os.environ.get("ASSISTANT_CACHE_DIR")
-    if named:
-        return Path(named)
+    """Where derived model files (the int8 ONNX export) are kept when the caller names no
+    folder (the settings' ``cache_dir``): $XDG_CACHE_HOME/newsroom-assistant, else
+    ~/.cache/newsroom-assistant."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "newsroom-assistant"

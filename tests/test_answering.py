@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant, EmptyIndexError, Filters, QuestionError, Settings
-from assistant.chat import is_follow_up, standalone_question
+from assistant.answering.condense import RuleCondenser, is_follow_up
 from assistant.retrieval import Mode, Retriever
 from tests.conftest import corpus_rows
 
@@ -196,7 +196,7 @@ def test_follow_up_detection() -> None:
     assert is_follow_up("What about Portland?")
     assert is_follow_up("Why did they do that?")
     assert not is_follow_up("Who ordered the National Guard to Los Angeles?")
-    assert standalone_question("Who won?", []) == "Who won?"
+    assert RuleCondenser().condense("Who won?", []) == "Who won?"
 
 
 def test_answer_json_shape(asst: Assistant) -> None:

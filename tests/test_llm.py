@@ -17,7 +17,9 @@ from fake_llm import Messages, OllamaServer, OpenAIServer, source_with
 from assistant import Answer, Assistant, ConfigError, Passage, Settings
 from assistant.answering import ExtractiveAnswerer, make_answerer
 from assistant.answering.backends import build_llm
-from assistant.answering.llm import UNVERIFIED, LLMAnswerer
+from assistant.answering.condense import LLMCondenser
+from assistant.answering.llm import LLMAnswerer
+from assistant.answering.verify import UNVERIFIED
 from assistant.chat import Turn
 from assistant.citations import outcome_counts
 from assistant.prompts import load_prompt
@@ -218,22 +220,28 @@ def test_api_key_from_environment_only(
         Settings.load()
 
 
+def condenser(llm: LLMAnswerer) -> LLMCondenser:
+    return LLMCondenser(llm.llm, label=llm.label)
+
+
 def test_condense_follow_up(openai: OpenAIServer, passages) -> None:
     llm = answerer(openai.url)
     first = llm.fallback.answer("How many Guard members were deployed?", passages)
     history = [Turn("How many Guard members were deployed?", "How many Guard members were "
                     "deployed?", first)]  # fmt: skip
     openai.reply = "Standalone question: Who ordered the National Guard deployment to LA?\n"
-    assert llm.condense("who ordered it?", history) == (
+    assert condenser(llm).condense("who ordered it?", history) == (
         "Who ordered the National Guard deployment to LA?"
     )
     body = openai.requests[-1]
     assert body.get("stream") in (None, False)
     assert "User: How many Guard members were deployed?" in body["messages"][1]["content"]
     assert "Assistant: 2,000" in body["messages"][1]["content"]
-    assert llm.condense("who ordered it?", []) == "who ordered it?"  # nothing to lean on
+    assert condenser(llm).condense("who ordered it?", []) == "who ordered it?"  # nothing to lean on
     down = answerer(f"http://127.0.0.1:{free_port()}/v1")
-    assert down.condense("who ordered it?", history).startswith("Who ordered it? (about:")
+    assert (
+        condenser(down).condense("who ordered it?", history).startswith("Who ordered it? (about:")
+    )
 
 
 def test_ollama_backend(passages) -> None:
@@ -250,7 +258,7 @@ def test_ollama_backend(passages) -> None:
         assert bad.answerer == "extractive" and bad.verification.outcome == "fallback"
         server.reply = "Who ordered the Guard to LA?"
         turn = Turn("How many?", "How many Guard members?", ans)
-        assert llm.condense("who ordered it?", [turn]) == "Who ordered the Guard to LA?"
+        assert condenser(llm).condense("who ordered it?", [turn]) == "Who ordered the Guard to LA?"
     down = answerer(f"http://127.0.0.1:{free_port()}", backend="ollama")
     _, ans = run(down, passages)
     assert ans.answerer == "extractive" and "could not answer" in ans.notices[0]

@@ -26,7 +26,9 @@ from conftest import SAMPLE
 
 from assistant import Answer, Assistant, ConfigError, Settings
 from assistant.answering.backends import build_llm
-from assistant.answering.llm import UNVERIFIED, LLMAnswerer
+from assistant.answering.condense import LLMCondenser
+from assistant.answering.llm import LLMAnswerer
+from assistant.answering.verify import UNVERIFIED
 from assistant.citations import markers, outcome_counts
 
 pytestmark = pytest.mark.slow
@@ -99,11 +101,11 @@ def test_streamed_answer_with_citations(assistant: Assistant) -> None:
 
 
 def test_condense_on_a_follow_up(assistant: Assistant) -> None:
-    answerer = assistant.answerer
-    assert isinstance(answerer, LLMAnswerer)
+    assert isinstance(assistant.answerer, LLMAnswerer)
+    assert isinstance(assistant.condenser, LLMCondenser)  # the model rewrites follow-ups
     first = assistant.ask("How many Guard members were deployed?", session_id="chat")
     history = assistant.history("chat")
-    rewritten = answerer.condense("and who announced it?", history)
+    rewritten = assistant.condenser.condense("and who announced it?", history)
     # the model's rewrite (a question), or the rule-based one (the earlier question attached)
     # when the model answered instead or echoed the transcript; either way one line
     rule_based = rewritten.startswith("Who announced it? (about: How many Guard members")

@@ -1,15 +1,28 @@
-"""Answerers behind one interface: the extractive answerer (offline default), LLM backends."""
+"""Answerers behind one interface (the extractive answerer, the offline default, and LLM
+backends), and the condensers that rewrite chat follow-ups before retrieval."""
 
 from __future__ import annotations
 
-from assistant.answering.base import Answerer, citation, refusal_text
+from assistant.answering.base import Answerer, citation
+from assistant.answering.condense import Condenser, LLMCondenser, RuleCondenser
 from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.refusal import refusal_text
 from assistant.settings import Settings
 from index.embeddings import Embedder
 from index.errors import ConfigError
 from index.store import ChromaStore
 
-__all__ = ["Answerer", "ExtractiveAnswerer", "citation", "make_answerer", "refusal_text"]
+__all__ = [
+    "Answerer",
+    "Condenser",
+    "ExtractiveAnswerer",
+    "LLMCondenser",
+    "RuleCondenser",
+    "citation",
+    "make_answerer",
+    "make_condenser",
+    "refusal_text",
+]
 
 
 def make_answerer(
@@ -36,3 +49,13 @@ def make_answerer(
     raise ConfigError(
         f"unknown answerer {settings.answerer!r}: use 'extractive' or 'llm' (ASSISTANT_ANSWERER)"
     )
+
+
+def make_condenser(settings: Settings, answerer: Answerer) -> Condenser:
+    """The condenser for ``answerer``: the LLM answerer's model rewrites follow-ups, with
+    the rules as fallback; the extractive answerer uses the rules."""
+    from assistant.answering.llm import LLMAnswerer
+
+    if isinstance(answerer, LLMAnswerer):
+        return LLMCondenser(answerer.llm, label=answerer.label, prompts_dir=settings.prompts_dir)
+    return RuleCondenser()

@@ -29,10 +29,10 @@ def describe(settings: Settings) -> str:
 
 
 def _api_key(settings: Settings) -> str:
-    if settings.llm_api_key is not None:
+    if settings.llm_api_key is not None:  # ASSISTANT_LLM_API_KEY, else OPENAI_API_KEY
         return settings.llm_api_key.get_secret_value()
     # local servers accept any key, but the OpenAI client insists on one
-    return os.environ.get("OPENAI_API_KEY") or "not-needed"
+    return "not-needed"
 
 
 def _openai_like(settings: Settings, model: str, url: str) -> LLM:

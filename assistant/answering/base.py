@@ -43,10 +43,3 @@ def citation(n: int, passage: Passage, span: tuple[int, int]) -> Citation:
         quote=passage.sentence_text(span),
         also_in=passage.also_in,
     )
-
-
-def refusal_text(question: str) -> str:
-    q = " ".join(question.split())
-    if len(q) > 160:
-        q = q[:157] + "…"
-    return f"The indexed articles don't say. None of the passages I found answers “{q}”."

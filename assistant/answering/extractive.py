@@ -18,11 +18,12 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from assistant.answering.base import citation, refusal_text
+from assistant.answering.base import citation
 from assistant.answering.entities import DEFAULT_NER_MODEL
 from assistant.answering.features import DocFreq, Sentence
 from assistant.answering.model import Candidate, ReaderModel, load_model
 from assistant.answering.reader import E5Encoder, EmbedderEncoder, Reader, SentenceEncoder
+from assistant.answering.refusal import refusal, refuse_threshold, refuses
 from assistant.answers import Answer, Citation, Passage
 from index.embeddings import Embedder
 from index.errors import ConfigError
@@ -73,7 +74,7 @@ class ExtractiveAnswerer:
             )
         encoder = make_encoder(self.model.encoder, embedder)
         self.reader = Reader(self.model, encoder, doc_freq, ner_model)
-        self.refuse_below = self.model.refuse_threshold if refuse_below is None else refuse_below
+        self.refuse_below = refuse_threshold(self.model.refuse_threshold, refuse_below)
         self.short_min = (
             self.model.short_threshold if short_answer_min is None else short_answer_min
         )
@@ -83,9 +84,8 @@ class ExtractiveAnswerer:
     ) -> Answer:
         reading = self.reader.read(question, passages, as_of)
         confidence = round(reading.answerable, 4)
-        if not reading.ranked or reading.answerable < self.refuse_below:
-            return Answer(question=question, answer=refusal_text(question), refused=True,
-                          passages=passages, confidence=confidence)  # fmt: skip
+        if not reading.ranked or refuses(reading.answerable, self.refuse_below):
+            return refusal(question, passages, confidence=confidence)
         short: str | None = None
         lead: Sentence = reading.ranked[0][0]
         if reading.candidates and self._trusted(*reading.candidates[0]):

@@ -13,35 +13,26 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from assistant.answering.base import Answerer, citation, refusal_text
+from assistant.answering.base import Answerer
 from assistant.answering.injection import defuse, injected_spans
-from assistant.answers import Answer, Citation, Passage, SentenceCheck, Verification
-from assistant.chat import standalone_question
-from assistant.citations import MARKER, best_sentence, checked_sentences, strip_markers
+from assistant.answering.verify import shorten, verify_reply
+from assistant.answers import Answer, Passage, Verification
 from assistant.prompts import load_prompt
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
-    from assistant.chat import Turn
     from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REFUSAL_OPENING = "the indexed articles don't say"
-UNVERIFIED = "[unverified]"
-_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _REMOVED = "[text addressed to AI systems removed]"
 _CHARS_PER_TOKEN = 3  # conservative for news English, so the prompt fits the window
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class LLMAnswerer:
@@ -58,6 +49,7 @@ class LLMAnswerer:
         context_window: int = 4096,
         max_tokens: int = 400,
         label: str = "the language model",
+        prompts_dir: Path | None = None,
     ) -> None:
         if unsupported not in ("flag", "remove"):
             raise ValueError(f"unsupported must be 'flag' or 'remove', not {unsupported!r}")
@@ -67,6 +59,7 @@ class LLMAnswerer:
         self.context_window = context_window
         self.max_tokens = max_tokens
         self.label = label
+        self.prompts_dir = prompts_dir  # None: the templates in the package
 
     @classmethod
     def from_settings(cls, settings: Settings, fallback: Answerer) -> LLMAnswerer:
@@ -79,6 +72,7 @@ class LLMAnswerer:
             context_window=settings.llm_context_window,
             max_tokens=settings.llm_max_tokens,
             label=describe(settings),
+            prompts_dir=settings.prompts_dir,
         )
 
     # -- the prompt ------------------------------------------------------------------------
@@ -116,8 +110,8 @@ class LLMAnswerer:
     ) -> list[ChatMessage]:
         """The chat messages sent to the model for ``question`` over ``passages``."""
         today = as_of or datetime.now()
-        refuse = load_prompt("refuse").user
-        system, user = load_prompt("answer").render(
+        refuse = load_prompt("refuse", self.prompts_dir).user
+        system, user = load_prompt("answer", self.prompts_dir).render(
             refuse=refuse,
             today=f"{today:%A, %d %B %Y}",
             sources=self.sources_block(passages),
@@ -155,7 +149,7 @@ class LLMAnswerer:
             log.warning("%s failed: %r", self.label, exc)
             notice = (
                 f"The language model ({self.label}) could not answer "
-                f"({_short(type(exc).__name__ + ': ' + str(exc), 200)}); "
+                f"({shorten(type(exc).__name__ + ': ' + str(exc), 200)}); "
                 "this is the extractive answer instead."
             )
             verification = Verification(outcome="error", model=self.label, raw="".join(raw))
@@ -196,159 +190,13 @@ class LLMAnswerer:
 
     def finish(self, question: str, passages: list[Passage], raw: str) -> Answer:
         """Verify the model's reply ``raw`` and turn it into the Answer (or the fallback's)."""
-        text = _THINK.sub("", raw).strip()
-        verification = Verification(outcome="verified", model=self.label, raw=raw)
-        if not text or strip_markers(text).lower().startswith(REFUSAL_OPENING):
-            verification.outcome = "refused"
-            return Answer(question=question, answer=refusal_text(question), refused=True,
-                          passages=passages, answerer=self.name, confidence=0.0,
-                          verification=verification)  # fmt: skip
-        checked = checked_sentences(text, passages)
-        checks = [c for _, c in checked]
-        verification.sentences = checks
-        verification.supported = sum(c.status == "supported" for c in checks)
-        verification.unsupported = sum(c.status == "unsupported" for c in checks)
-        verification.invalid_citations = sum(len(c.invalid_cites) for c in checks)
-        verification.uncited = sum(c.status == "uncited" for c in checks)
-        verification.attributed = sum(c.status == "attributed" for c in checks)
-        notices = self._notices(checks, len(passages))
-        if not verification.supported + verification.attributed:
-            verification.outcome = "fallback"
-            answer = self.fallback.answer(question, defuse(passages))
-            answer.passages = passages
-            answer.notices.append(
-                "The language model's answer had no citation its sources support"
-                + (f" ({'; '.join(notices)})" if notices else "")
-                + "; this is the extractive answer instead."
-            )
-            answer.verification = verification
-            return answer
-
-        # rebuild the text sentence by sentence: invalid markers out, unsupported flagged
-        # or removed, everything between sentences (line breaks) kept
-        out: list[str] = []
-        kept: list[SentenceCheck] = []
-        last = 0
-        for (start, end), check in checked:
-            out.append(text[last:start])
-            last = end
-            sentence = text[start:end]
-            if check.invalid_cites:
-                sentence = _drop_markers(sentence, set(check.invalid_cites))
-            if check.status == "attributed":
-                sentence = _cite(sentence, check.cites)
-            if check.status in ("unsupported", "invalid"):
-                if self.unsupported == "remove":
-                    verification.removed += 1
-                    continue
-                sentence = f"{sentence} {UNVERIFIED}"
-            out.append(sentence)
-            kept.append(check)
-        out.append(text[last:])
-        final = re.sub(r"\n{3,}", "\n\n", "".join(out)).strip()
-        if verification.unsupported or verification.invalid_citations:
-            verification.outcome = "removed" if verification.removed else "flagged"
-
-        citations = self._citations(kept, passages)
-        first_line = final.split("\n", 1)[0].replace(UNVERIFIED, "")
-        checked_n = len(checks) or 1
-        backed = verification.supported + verification.attributed
-        return Answer(
-            question=question,
-            answer=final,
-            short_answer=strip_markers(first_line) or None,
-            citations=citations,
-            passages=passages,
-            answerer=self.name,
-            confidence=round(backed / checked_n, 4),
-            notices=notices,
-            verification=verification,
+        verified = verify_reply(
+            question, passages, raw, label=self.label, unsupported=self.unsupported
         )
-
-    @staticmethod
-    def _notices(checks: list[SentenceCheck], given: int) -> list[str]:
-        out, recited = [], []
-        for c in checks:
-            if c.invalid_cites:
-                cited = ", ".join(f"[{n}]" for n in c.invalid_cites)
-                out.append(f"cited {cited} but only sources [1]–[{given}] were given")
-            if c.status == "attributed" and c.model_cites:
-                was = ", ".join(f"[{n}]" for n in c.model_cites)
-                recited.append(f"Citation corrected: “{_short(strip_markers(c.text), 120)}” "
-                               f"cited {was}; its facts are in [{c.cites[0]}]")  # fmt: skip
-            if c.status == "unsupported":
-                where = ", ".join(f"[{n}]" for n in c.cites) or "any source"
-                out.append(
-                    f"“{_short(strip_markers(c.text), 120)}”: {', '.join(c.missing)} "
-                    f"not found in {where}"
-                )
-        return [f"Not verified: {n}" for n in out] + recited
-
-    @staticmethod
-    def _citations(kept: list[SentenceCheck], passages: list[Passage]) -> list[Citation]:
-        """One citation per source number used, quoting the passage's best-backing sentence."""
-        claims: dict[int, list[str]] = {}
-        for c in kept:
-            for n in c.cites:
-                claims.setdefault(n, []).append(c.text)
-        return [
-            citation(n, passages[n - 1], best_sentence(passages[n - 1], texts))
-            for n, texts in claims.items()
-        ]
-
-    # -- chat ------------------------------------------------------------------------------
-    def condense(self, question: str, history: list[Turn]) -> str:
-        """A follow-up rewritten by the model into a standalone question; the deterministic
-        rewrite when there is no history or the model fails."""
-        if not history:
-            return question.strip()
-        lines = []
-        for turn in history[-3:]:
-            said = turn.answer.short_answer or strip_markers(turn.answer.answer)
-            lines += [f"User: {turn.question}", f"Assistant: {_short(strip_markers(said), 300)}"]
-        system, user = load_prompt("condense").render(history="\n".join(lines), question=question)
-        try:
-            reply = self.llm.chat(
-                [
-                    ChatMessage(role=MessageRole.SYSTEM, content=system),
-                    ChatMessage(role=MessageRole.USER, content=user),
-                ]
-            )
-            text = _THINK.sub("", reply.message.content or "").strip()
-        except Exception as exc:  # the chat still works without the model
-            log.warning("%s failed to condense: %r", self.label, exc)
-            return standalone_question(question, history)
-        line = next((ln for ln in text.splitlines() if ln.strip()), "")
-        line = re.sub(r"^(?:standalone question:\s*)", "", line.strip(), flags=re.I)
-        line = line.strip().strip("\"“”'").strip()
-        if not line or len(line) > 3 * len(question) + 300 or not _rewrites(line, question):
-            return standalone_question(question, history)
-        return line
-
-
-def _rewrites(line: str, question: str) -> bool:
-    """Whether ``line`` can be the rewrite of ``question``. Small models (SmolLM2-135M, seen
-    in tests/test_local_llm.py) often answer a question instead ("The article mentions …")
-    or echo the transcript ("User: …"); either would be retrieved as if it were asked."""
-    if re.match(r"(?:user|assistant)\s*:", line, re.IGNORECASE):
-        return False
-    return not question.rstrip().endswith("?") or line.endswith("?")
-
-
-def _cite(sentence: str, cites: list[int]) -> str:
-    """``sentence`` with its markers replaced by ``cites``, before its closing full stop."""
-    plain = re.sub(r"\s+([.!?])", r"\1", MARKER.sub("", sentence)).rstrip()
-    marker = "".join(f"[{n}]" for n in cites)
-    if plain[-1:] in ".!?":
-        return f"{plain[:-1]} {marker}{plain[-1]}"
-    return f"{plain} {marker}"
-
-
-def _drop_markers(sentence: str, invalid: set[int]) -> str:
-    """``sentence`` with the numbers in ``invalid`` taken out of its [n] markers."""
-
-    def keep(match: re.Match[str]) -> str:
-        ns = [x for x in re.split(r"\s*[,;]\s*", match.group(1)) if int(x) not in invalid]
-        return f"[{', '.join(ns)}]" if ns else ""
-
-    return re.sub(r"\s+([.!?])", r"\1", MARKER.sub(keep, sentence)).rstrip()
+        if isinstance(verified, Answer):
+            return verified
+        answer = self.fallback.answer(question, defuse(passages))
+        answer.passages = passages
+        answer.notices.append(verified.notice)
+        answer.verification = verified.verification
+        return answer
