@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from assistant.answering.candidates import candidates
+from assistant.answering.facts import candidates
 from assistant.answering.entities import Entity
 from assistant.answering.questions import Kind, QuestionInfo
 from assistant.answers import Passage
