@@ -27,8 +27,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from assistant.answering.facts import NOT_NAMES, NUMBER_WORDS, Fact, names, numbers
 from assistant.answering.injection import injected_spans
 from assistant.answers import Answer, Passage, SentenceCheck
 from index.text import english_stopwords, stem
@@ -40,44 +40,8 @@ _ABBREV = re.compile(
     r"(?:\b[A-Z]\.(?:[A-Z]\.)*|\b(?:Mr|Mrs|Ms|Dr|St|Sen|Rep|Gov|Gen|Lt|Col|Jr|Sr|Inc|Co"
     r"|Corp|No|vs|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$"
 )
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[A-Za-z][\w'’\-]*")
-_SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
-          "trillion": 10**12, "bn": 1_000_000_000, "mn": 1_000_000, "tn": 10**12}  # fmt: skip
-# words that make the figure after them a rounded one ("about 2,000" for 1,987)
-_HEDGES = {"about", "around", "roughly", "nearly", "almost", "approximately", "some",
-           "estimated", "circa", "approx"}  # fmt: skip
 _ROUNDING = 0.1
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty "
-                                          "ninety".split()) if w != "_"}  # fmt: skip
-_NUMBER_WORDS = {*_UNITS, *_TENS, *_SCALE}
-# Capitalised words that are not names: sentence openers, pronouns, function words.
-_NOT_NAMES = set(
-    """a an the this that these those it its he she they we you i his her their our my your
-    in on at of for to from by with without about after before during since until as and or
-    but so yet if when while where which who whom whose what why how there here then than
-    also however meanwhile according some many most all both each several no not one other
-    another more less only just such yes today yesterday tomorrow tonight is are was were be
-    been has have had do does did will would can could should may might must mr mrs ms dr
-    officials official sources source article articles report reports""".split()
-)
-_NOT_NAME_WORDS = _NOT_NAMES | _HEDGES | _NUMBER_WORDS
-
-
-@dataclass
-class Fact:
-    """A checkable token of a sentence: a number (with its value) or a name."""
-
-    text: str
-    value: float | None = None
-    approx: bool = False  # hedged ("about 2,000"): a figure within 10% is support
 
 
 def markers(text: str) -> list[int]:
@@ -129,58 +93,6 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         seg = text[s:e]
         lead = len(seg) - len(seg.lstrip())
         out.append((s + lead, s + len(seg.rstrip())))
-    return out
-
-
-def _number_value(token: str) -> float | None:
-    try:
-        return float(token.replace(",", ""))
-    except ValueError:
-        return None
-
-
-def numbers(text: str) -> list[Fact]:
-    """Numbers in digits ("2,000", "2.5 million", "20%") and in words ("two thousand");
-    "one"/"a" alone are not facts (too common in prose)."""
-    out: list[Fact] = []
-    # "1.5bn" is "1.5" "bn": a scale word glued to the digits reads like a separate one
-    words = re.findall(r"\d+(?:[.,]\d+)*|[A-Za-z]+", text)
-    i = 0
-    while i < len(words):
-        w = words[i]
-        lw = w.lower()
-        value: float | None = None
-        j = i + 1
-        if _NUMBER.fullmatch(w):
-            value = _number_value(w)
-        elif lw in _UNITS or lw in _TENS:
-            value = float(_UNITS.get(lw, _TENS.get(lw, 0)))
-            if j < len(words) and words[j].lower() in _UNITS and lw in _TENS:
-                value += _UNITS[words[j].lower()]
-                j += 1
-        if value is None:
-            i += 1
-            continue
-        while j < len(words) and words[j].lower() in _SCALE:
-            value *= _SCALE[words[j].lower()]
-            j += 1
-        if not (lw == "one" and j == i + 1):
-            approx = i > 0 and words[i - 1].lower() in _HEDGES
-            out.append(Fact(" ".join(words[i:j]), value, approx))
-        i = j
-    return out
-
-
-def names(text: str) -> list[str]:
-    """Capitalised words that are likely names of people, places, organisations, months or
-    weekdays. A capitalised sentence opener counts unless it is a common function word."""
-    out = []
-    for m in _WORD.finditer(strip_markers(text)):
-        word = re.sub(r"['’]s$", "", m.group(0)).strip("-'’")
-        lower = word.lower()
-        if not word or not word[0].isupper() or lower in _NOT_NAME_WORDS:
-            continue
-        out.append(word)
     return out
 
 
@@ -236,8 +148,8 @@ class Support:
             for w in _WORD.findall(plain.lower())
             if len(w) > 2
             and w not in found_names
-            and w not in _NOT_NAMES
-            and w not in _NUMBER_WORDS
+            and w not in NOT_NAMES
+            and w not in NUMBER_WORDS
             and w not in english_stopwords()
         }
         lacking = sorted(w for w in words if stem(w) not in self.stems)

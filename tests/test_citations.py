@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from assistant.answering.facts import names, numbers
 from assistant.answers import Passage
 from assistant.citations import (
     best_sentence,
     check_sentences,
     injected_spans,
     markers,
-    names,
-    numbers,
     split_sentences,
     support_text,
 )

