@@ -54,10 +54,3 @@ class FeedbackStore:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(line)
         return item
-
-    def all(self) -> list[Feedback]:
-        if not self.path.exists():
-            return []
-        with self._lock:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        return [Feedback.model_validate_json(line) for line in lines if line.strip()]

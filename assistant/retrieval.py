@@ -95,7 +95,6 @@ def as_of_bound(as_of: datetime) -> int:
 class Retrieved:
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    query_embedding: Any = None
 
 
 def _passage(hit: ChunkHit) -> Passage:
@@ -196,7 +195,7 @@ class Retriever:
             passages = self._favour_recent(passages, _utc(as_of))
         passages = self._collapse(passages, k)
         timings["fuse"] = (time.perf_counter() - t) * 1000
-        return Retrieved(passages, timings, qvec)
+        return Retrieved(passages, timings)
 
     def _dense(self, qvec: Any, n: int, filters: Filters, as_of_ts: int | None) -> list[ChunkHit]:
         """Dense hits; with an as-of bound, only those published up to it or undated.

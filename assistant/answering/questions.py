@@ -67,7 +67,6 @@ class QuestionInfo:
     text: str
     kind: Kind
     terms: list[str]  # key words, lower-cased, stopwords and question words removed
-    focus: str | None  # the noun after which/what ("country" in "which country ...")
 
 
 def analyse(question: str) -> QuestionInfo:
@@ -90,4 +89,4 @@ def analyse(question: str) -> QuestionInfo:
     if kind is Kind.OTHER and nxt and nxt.group(1) not in verbs and focus not in verbs:
         kind = Kind.ENTITY  # "Which nation ...", "What animal ...": a name is wanted
     terms = [t for t in query_terms(question) if t not in QUESTION_WORDS]
-    return QuestionInfo(question, kind, terms, focus)
+    return QuestionInfo(question, kind, terms)
