@@ -35,66 +35,90 @@ def summarize(records: Sequence[Record], ks: Sequence[int]) -> dict[str, Any]:
     """Every metric of the run; shares are None where nothing could be measured."""
     ok = [r for r in records if not r.get("error")]
     answerable = [r for r in ok if r["answerable"]]
-    unanswerable = [r for r in ok if not r["answerable"]]
+    answered = [r for r in ok if r.get("refused") is False]
+    return {
+        "counts": _counts(records, ok, answered),
+        "retrieval": _retrieval(ok, ks),
+        "answers": _answers(answerable, answered),
+        "citations": _citations(answered),
+        "refusals": {
+            "refused_not_answerable": _share(
+                [r for r in ok if not r["answerable"]], lambda r: r.get("refused")
+            ),
+            "false_refusals": _share(answerable, lambda r: r.get("refused")),
+        },
+        "latency_ms": _latency(ok),
+        "by_type": _group_accuracy(answerable, "type"),
+        "by_week": _group_accuracy(answerable, "week"),
+    }
+
+
+def _scored(records: Sequence[Record]) -> list[Record]:
+    return [r for r in records if r["answerable"] and r.get("f1") is not None]
+
+
+def _counts(records: Sequence[Record], ok: list[Record], answered: list[Record]) -> dict[str, int]:
+    answerable = sum(1 for r in ok if r["answerable"])
+    return {
+        "questions": len(records),
+        "errors": len(records) - len(ok),
+        "answerable": answerable,
+        "not_answerable": len(ok) - answerable,
+        "with_gold_ids": sum(1 for r in ok if r.get("gold_ids")),
+        "answered": len(answered),
+        "short_answers_scored": len(_scored(ok)),
+        "citations": sum(len(r.get("citations", [])) for r in answered),
+    }
+
+
+def _retrieval(ok: list[Record], ks: Sequence[int]) -> dict[str, float | None]:
+    answerable = [r for r in ok if r["answerable"]]
     with_gold = [r for r in ok if r.get("gold_ids")]
     answer_ranks = [r.get("answer_rank") for r in answerable]
     gold_ranks = [r.get("gold_rank") for r in with_gold]
-    answered = [r for r in ok if r.get("refused") is False]
+    return {
+        **{f"answer_recall@{k}": m.recall_at(answer_ranks, k) if answerable else None for k in ks},
+        "answer_mrr": m.mrr(answer_ranks) if answerable else None,
+        **{f"gold_recall@{k}": m.recall_at(gold_ranks, k) if with_gold else None for k in ks},
+        "gold_mrr": m.mrr(gold_ranks) if with_gold else None,
+    }
+
+
+def _answers(answerable: list[Record], answered: list[Record]) -> dict[str, float | None]:
     answered_answerable = [r for r in answered if r["answerable"]]
-    cites_answerable = [c for r in answered_answerable for c in r.get("citations", [])]
+    scored = _scored(answerable)
+    return {
+        # headline accuracy: the first line of the answer is right and a quote backs it
+        "accuracy": _share(answerable, lambda r: r.get("correct")),
+        "accuracy_opening": _share(answerable, lambda r: r.get("correct_opening")),
+        # of the answerable questions it did answer, how many it got right
+        "accuracy_when_answered": _share(answered_answerable, lambda r: r.get("correct")),
+        "exact_match": _mean([float(r["exact_match"]) for r in scored]),
+        "f1": _mean([float(r["f1"]) for r in scored]),
+    }
+
+
+def _citations(answered: list[Record]) -> dict[str, float | None]:
+    cites_answerable = [c for r in answered if r["answerable"] for c in r.get("citations", [])]
     cites_all = [c for r in answered for c in r.get("citations", [])]
-    scored = [r for r in answerable if r.get("f1") is not None]
+    return {
+        "precision": _share(cites_answerable, lambda c: c.get("holds_answer")),
+        "support": _share(cites_all, lambda c: c.get("supports")),
+        "answers_with_citation": _share(answered, lambda r: bool(r.get("citations"))),
+    }
+
+
+def _latency(ok: list[Record]) -> dict[str, float | None]:
     retrieval_ms = [r["retrieval_ms"] for r in ok]
     answer_ms = [r["answer_ms"] for r in ok]
     total_ms = [r["retrieval_ms"] + r["answer_ms"] for r in ok]
     return {
-        "counts": {
-            "questions": len(records),
-            "errors": len(records) - len(ok),
-            "answerable": len(answerable),
-            "not_answerable": len(unanswerable),
-            "with_gold_ids": len(with_gold),
-            "answered": len(answered),
-            "short_answers_scored": len(scored),
-            "citations": len(cites_all),
-        },
-        "retrieval": {
-            **{
-                f"answer_recall@{k}": m.recall_at(answer_ranks, k) if answerable else None
-                for k in ks
-            },
-            "answer_mrr": m.mrr(answer_ranks) if answerable else None,
-            **{f"gold_recall@{k}": m.recall_at(gold_ranks, k) if with_gold else None for k in ks},
-            "gold_mrr": m.mrr(gold_ranks) if with_gold else None,
-        },
-        "answers": {
-            # headline accuracy: the first line of the answer is right and a quote backs it
-            "accuracy": _share(answerable, lambda r: r.get("correct")),
-            "accuracy_opening": _share(answerable, lambda r: r.get("correct_opening")),
-            # of the answerable questions it did answer, how many it got right
-            "accuracy_when_answered": _share(answered_answerable, lambda r: r.get("correct")),
-            "exact_match": _mean([float(r["exact_match"]) for r in scored]),
-            "f1": _mean([float(r["f1"]) for r in scored]),
-        },
-        "citations": {
-            "precision": _share(cites_answerable, lambda c: c.get("holds_answer")),
-            "support": _share(cites_all, lambda c: c.get("supports")),
-            "answers_with_citation": _share(answered, lambda r: bool(r.get("citations"))),
-        },
-        "refusals": {
-            "refused_not_answerable": _share(unanswerable, lambda r: r.get("refused")),
-            "false_refusals": _share(answerable, lambda r: r.get("refused")),
-        },
-        "latency_ms": {
-            "retrieval_p50": m.percentile(retrieval_ms, 50),
-            "retrieval_p95": m.percentile(retrieval_ms, 95),
-            "answer_p50": m.percentile(answer_ms, 50),
-            "answer_p95": m.percentile(answer_ms, 95),
-            "total_p50": m.percentile(total_ms, 50),
-            "total_p95": m.percentile(total_ms, 95),
-        },
-        "by_type": _group_accuracy(answerable, "type"),
-        "by_week": _group_accuracy(answerable, "week"),
+        "retrieval_p50": m.percentile(retrieval_ms, 50),
+        "retrieval_p95": m.percentile(retrieval_ms, 95),
+        "answer_p50": m.percentile(answer_ms, 50),
+        "answer_p95": m.percentile(answer_ms, 95),
+        "total_p50": m.percentile(total_ms, 50),
+        "total_p95": m.percentile(total_ms, 95),
     }
 
 
