@@ -130,6 +130,35 @@ class PriorityGate:
             self._cond.notify_all()
 
 
+def _sentence_transformer_class() -> Any:
+    """The ``SentenceTransformer`` class, imported offline, with the progress bars and
+    warnings of transformers off."""
+    offline_environment()
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()
+    return SentenceTransformer
+
+
+def _load_model(sentence_transformer: Any, name: str, path: str, device: str) -> Any:
+    """The model at ``path`` (``name`` resolved), or a ConfigError that says why not."""
+    try:
+        return sentence_transformer(path, device=device)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot load embedding model {name!r} ({exc}); models are never downloaded at "
+            "run time: give a local path or a model already in the Hugging Face cache"
+        ) from exc
+
+
+def _embedding_dimension(model: Any) -> int:
+    """The model's vector size, from whichever getter this sentence-transformers release has."""
+    dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(dim())
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or a configured device), batched and
     normalised, at a chosen precision (``index.precision``). Safe to share between threads:
@@ -152,36 +181,20 @@ class SentenceTransformerEmbedder:
         looks at and ``threshold`` the agreement it demands (both for tests); ``cache_dir``
         holds the exported int8 model (default ~/.cache/newsroom-assistant). ``compile``:
         big bf16 batches run a torch.compile'd graph once it is ready (see _maybe_compile)."""
-        offline_environment()
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.logging.disable_progress_bar()
-        transformers.logging.set_verbosity_error()
+        sentence_transformer = _sentence_transformer_class()
         if precision not in PRECISIONS:
             raise ConfigError(
                 f"embedding precision {precision!r} is not one of {', '.join(PRECISIONS)}"
             )
 
         path = resolve_model(name)
-        try:
-            self.model: Any = SentenceTransformer(path, device=device)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot load embedding model {name!r} ({exc}); models are never downloaded at "
-                "run time: give a local path or a model already in the Hugging Face cache"
-            ) from exc
+        self.model: Any = _load_model(sentence_transformer, name, path, device)
         self.name = name
         self.path = path
         self.device = device
         self.batch_size = batch_size
-        model: Any = self.model
-        dim = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        self.dimension = int(dim())
-        self.max_tokens = int(model.max_seq_length)
+        self.dimension = _embedding_dimension(self.model)
+        self.max_tokens = int(self.model.max_seq_length)
         # Chunking (another thread during a pipelined ingest) gets its own copy of the
         # tokenizer: a Rust tokenizer used from two threads with different truncation
         # settings fails with "Already borrowed".

@@ -95,6 +95,28 @@ class _Batch:
 _DONE = object()
 
 
+def _put(q: queue.Queue[Any], value: Any, stop: threading.Event) -> None:
+    while True:  # a bounded put that gives up when the run is over
+        if stop.is_set():
+            raise _Stop
+        try:
+            q.put(value, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
+    """A get that gives up when the run is over."""
+    while True:
+        if stop.is_set():
+            raise _Stop
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            continue
+
+
 class Ingestor:
     """Runs ingests into one store with one embedder and chunker.
 
@@ -143,85 +165,24 @@ class Ingestor:
         stop = threading.Event()
         prepared: queue.Queue[Any] = queue.Queue(self.queue_batches)
         embedded: queue.Queue[Any] = queue.Queue(self.queue_batches)
-
-        def put(q: queue.Queue[Any], value: Any) -> None:
-            while True:  # a bounded put that gives up when the run is over
-                if stop.is_set():
-                    raise _Stop
-                try:
-                    q.put(value, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-
-        def get(q: queue.Queue[Any]) -> Any:
-            while True:
-                if stop.is_set():
-                    raise _Stop
-                try:
-                    return q.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-
-        def run_prepare() -> None:
-            try:
-                for batch in self._prepare(items, committed, report):
-                    put(prepared, batch)
-                put(prepared, _DONE)
-            except _Stop:
-                pass
-            except BaseException as exc:  # a loader bug ends the run; the writer re-raises it
-                with contextlib.suppress(_Stop):
-                    put(prepared, exc)
-
-        def run_embed() -> None:
-            try:
-                while (batch := get(prepared)) is not _DONE and not isinstance(
-                    batch, BaseException
-                ):
-                    try:
-                        texts = [c.embed_text for item in batch.items for c in item.chunks]
-                        batch.vectors = self.embedder.embed_documents(texts)
-                    except Exception as exc:  # reported per batch by the writer, like a store error
-                        batch.error = exc
-                    put(embedded, batch)
-                put(embedded, batch)
-            except _Stop:
-                pass
-
         workers = [
-            threading.Thread(target=run_prepare, name="ingest-prepare", daemon=True),
-            threading.Thread(target=run_embed, name="ingest-embed", daemon=True),
+            threading.Thread(
+                target=self._run_prepare,
+                args=(items, committed, report, prepared, stop),
+                name="ingest-prepare",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._run_embed,
+                args=(prepared, embedded, stop),
+                name="ingest-embed",
+                daemon=True,
+            ),
         ]
         for worker in workers:
             worker.start()
-        failures_in_a_row = 0
         try:
-            while True:
-                try:
-                    batch = embedded.get(timeout=0.2)
-                except queue.Empty:
-                    if progress is not None:
-                        progress(report)
-                    continue
-                if batch is _DONE:
-                    break
-                if isinstance(batch, BaseException):
-                    raise batch
-                try:
-                    if batch.error is not None:
-                        raise batch.error
-                    assert batch.vectors is not None
-                    self._write(batch.items, batch.vectors, committed, report)
-                    failures_in_a_row = 0
-                except Exception as exc:  # one bad batch must not end the run; it is reported
-                    failures_in_a_row += 1
-                    for item in batch.items:
-                        report.failed.append(Failure(item.origin, f"could not be stored: {exc}"))
-                    if failures_in_a_row >= _MAX_BATCH_FAILURES:
-                        raise
-                if progress is not None:
-                    progress(report)
+            self._run_write(embedded, committed, report, progress)
         finally:
             stop.set()
             for worker in workers:
@@ -230,6 +191,81 @@ class Ingestor:
         if progress is not None:
             progress(report)
         return report
+
+    def _run_prepare(
+        self,
+        items: Iterable[Loaded],
+        committed: dict[str, str],
+        report: IngestReport,
+        prepared: queue.Queue[Any],
+        stop: threading.Event,
+    ) -> None:
+        """The reading stage (thread ``ingest-prepare``): batches, then ``_DONE``."""
+        try:
+            for batch in self._prepare(items, committed, report):
+                _put(prepared, batch, stop)
+            _put(prepared, _DONE, stop)
+        except _Stop:
+            pass
+        except BaseException as exc:  # a loader bug ends the run; the writer re-raises it
+            with contextlib.suppress(_Stop):
+                _put(prepared, exc, stop)
+
+    def _run_embed(
+        self, prepared: queue.Queue[Any], embedded: queue.Queue[Any], stop: threading.Event
+    ) -> None:
+        """The embedding stage (thread ``ingest-embed``): passes each batch on with its
+        vectors or its error, then the ``_DONE`` or exception that ended the reading."""
+        try:
+            while (batch := _get(prepared, stop)) is not _DONE and not isinstance(
+                batch, BaseException
+            ):
+                try:
+                    texts = [c.embed_text for item in batch.items for c in item.chunks]
+                    batch.vectors = self.embedder.embed_documents(texts)
+                except Exception as exc:  # reported per batch by the writer, like a store error
+                    batch.error = exc
+                _put(embedded, batch, stop)
+            _put(embedded, batch, stop)
+        except _Stop:
+            pass
+
+    def _run_write(
+        self,
+        embedded: queue.Queue[Any],
+        committed: dict[str, str],
+        report: IngestReport,
+        progress: ProgressFn | None,
+    ) -> None:
+        """The writing stage, in the calling thread: stores batches in order until ``_DONE``;
+        re-raises a reader's exception, and the store error of the last of
+        ``_MAX_BATCH_FAILURES`` failed batches in a row."""
+        failures_in_a_row = 0
+        while True:
+            try:
+                batch = embedded.get(timeout=0.2)
+            except queue.Empty:
+                if progress is not None:
+                    progress(report)
+                continue
+            if batch is _DONE:
+                break
+            if isinstance(batch, BaseException):
+                raise batch
+            try:
+                if batch.error is not None:
+                    raise batch.error
+                assert batch.vectors is not None
+                self._write(batch.items, batch.vectors, committed, report)
+                failures_in_a_row = 0
+            except Exception as exc:  # one bad batch must not end the run; it is reported
+                failures_in_a_row += 1
+                for item in batch.items:
+                    report.failed.append(Failure(item.origin, f"could not be stored: {exc}"))
+                if failures_in_a_row >= _MAX_BATCH_FAILURES:
+                    raise
+            if progress is not None:
+                progress(report)
 
     def _prepare(
         self, items: Iterable[Loaded], committed: dict[str, str], report: IngestReport

@@ -205,6 +205,23 @@ def _lexical_article(
     )
 
 
+def _check_built_model(
+    collection: str, built: dict[str, Any], embedding_model: str, dimension: int | None
+) -> None:
+    """Refuse a collection built with another embedding model or dimension (``built``: its
+    metadata): its vectors cannot be searched with this one."""
+    built_with, built_dim = built.get("embedding_model"), built.get("dimension")
+    if built_with != embedding_model or (dimension and built_dim and built_dim != dimension):
+        raise ConfigError(
+            f"collection {collection!r} was built with the embedding model {built_with!r} "
+            f"({built_dim} dimensions), not {embedding_model!r}: its vectors cannot be "
+            f"searched with another model. Set ASSISTANT_EMBED_MODEL={built_with} to use "
+            "it as it is, or re-index your articles with the new model into a new "
+            "collection: `assistant ingest PATH --collection NEW` (or delete the data "
+            "dir and run `assistant ingest PATH` again)."
+        )
+
+
 class ChromaStore:
     """Chunks and article records of one collection."""
 
@@ -237,28 +254,32 @@ class ChromaStore:
         self._seen = guard.generation() if guard else 0
         self._checked = time.monotonic()
         self._reload_lock = threading.Lock()
+        self._open_chunk_collection(embedding_model, dimension, precision)
+        # Records carry no meaningful vector; Chroma wants one, so they get a 1-d placeholder.
+        self.records = client.get_or_create_collection(
+            collection + RECORDS_SUFFIX, embedding_function=None
+        )
+        self.max_batch = int(client.get_max_batch_size())
+
+    def _open_chunk_collection(
+        self, embedding_model: str, dimension: int | None, precision: str | None
+    ) -> None:
+        """Open (or create) the chunk collection and take its model, dimension and
+        precision, checked against the ones it was built with."""
         meta: dict[str, Any] = {"embedding_model": embedding_model}
         if dimension:
             meta["dimension"] = dimension
         if precision:
             meta["embedding_precision"] = precision
-        self.chunks = client.get_or_create_collection(
-            collection,
+        self.chunks = self.client.get_or_create_collection(
+            self.name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
             metadata=meta,
         )
         built = dict(self.chunks.metadata or {})
-        built_with, built_dim = built.get("embedding_model"), built.get("dimension")
-        if built_with != embedding_model or (dimension and built_dim and built_dim != dimension):
-            raise ConfigError(
-                f"collection {collection!r} was built with the embedding model {built_with!r} "
-                f"({built_dim} dimensions), not {embedding_model!r}: its vectors cannot be "
-                f"searched with another model. Set ASSISTANT_EMBED_MODEL={built_with} to use "
-                "it as it is, or re-index your articles with the new model into a new "
-                "collection: `assistant ingest PATH --collection NEW` (or delete the data "
-                "dir and run `assistant ingest PATH` again)."
-            )
+        built_dim = built.get("dimension")
+        _check_built_model(self.name, built, embedding_model, dimension)
         # an index that recorded no precision was built before precisions existed: in fp32
         self.built_precision = str(built.get("embedding_precision") or "fp32")
         self.precision = precision or self.built_precision
@@ -267,11 +288,6 @@ class ChromaStore:
             self.chunks.modify(metadata={**built, "dimension": dimension})
         self.embedding_model = embedding_model
         self.dimension = int(dimension or built_dim or 0)
-        # Records carry no meaningful vector; Chroma wants one, so they get a 1-d placeholder.
-        self.records = client.get_or_create_collection(
-            collection + RECORDS_SUFFIX, embedding_function=None
-        )
-        self.max_batch = int(client.get_max_batch_size())
 
     def _check_precision(self) -> None:
         """Another precision of the same model is allowed: bf16 vectors agree with fp32 ones
