@@ -172,7 +172,7 @@ def _prob(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
 @dataclass
 class Config:
     encoder: str = "minilm"
-    rerank: int = 20
+    rerank: int = 16
     stage1: list[str] = field(default_factory=lambda: list(F.CHEAP))
     stage2: list[str] = field(default_factory=lambda: list(F.CHEAP) + list(F.COSTLY))
     short: list[str] = field(default_factory=lambda: list(CANDIDATE))
@@ -445,7 +445,12 @@ def main() -> None:
     f = sub.add_parser("fit", help="cross-validate by week; --write refits and writes")
     f.add_argument("--dump", type=Path, default=OUT / "dump.pkl")
     f.add_argument("--encoder", choices=["minilm", "e5"], default="minilm")
-    f.add_argument("--rerank", type=int, default=20, help="sentences re-ranked (20: best in CV)")
+    f.add_argument(
+        "--rerank",
+        type=int,
+        default=16,
+        help="sentences re-ranked (8-30 tried; 12-20 within noise)",
+    )
     f.add_argument("--neg-2025", action="store_true", help="2025 not-answerable as negatives")
     f.add_argument("--ablate", action="store_true", help="leave each feature group out")
     f.add_argument(
