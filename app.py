@@ -19,7 +19,7 @@ def main() -> None:
     say("Starting the web app: loading the web framework…")
     from assistant.core import Assistant
     from assistant.settings import Settings
-    from assistant.ui import launch
+    from assistant.faces.web.ui import launch
 
     settings = Settings.load()
     say(f"Loading the embedding model and the index in {settings.data_dir}…")

@@ -18,8 +18,8 @@ from conftest import FIXTURES, ROOT, SAMPLE, corpus_rows, index_state, write_jso
 from typer.testing import CliRunner
 
 from assistant import components
-from assistant.cli import app
-from assistant.cli_ask import print_answer
+from assistant.faces.cli import app
+from assistant.faces.cli.ask import print_answer
 from assistant.settings import Settings
 from index.errors import ConfigError
 from index.loaders import load_path

@@ -3,7 +3,7 @@ overview and thumbs up/down feedback.
 
 Each browser tab is one chat session (Gradio's session hash), so ten people at once get their
 own histories; the :class:`Assistant` is thread-safe and the queue runs ten events at a time.
-Everything from an article is escaped in :mod:`assistant.ui_render` before it reaches the page.
+Everything from an article is escaped in :mod:`assistant.faces.web.render` before it reaches the page.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 from pydantic import TypeAdapter, ValidationError
 
-from assistant import ui_render as render
+from assistant.faces.web import render
 from assistant.answers import Answer
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore

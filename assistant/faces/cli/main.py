@@ -22,7 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from assistant import cli_ask, cli_eval, components
+from assistant import components
+from assistant.faces.cli import ask as cli_ask
+from assistant.faces.cli import eval as cli_eval
 from assistant.settings import Settings
 from index.errors import AssistantError
 from index.pipeline import IngestReport, count_items
@@ -263,7 +265,7 @@ def ui(
 
     offline_environment()  # before gradio is imported: no analytics calls
     from assistant.core import Assistant
-    from assistant.ui import launch
+    from assistant.faces.web.ui import launch
 
     settings = _settings()
     launch(Assistant.from_settings(settings), host=host, port=port)
@@ -278,7 +280,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs); see README "HTTP API"."""
-    from assistant.api import serve as run_api
+    from assistant.faces.api import serve as run_api
 
     settings = _settings()
     if ui is not None:
@@ -297,7 +299,7 @@ def slack(
     port: Annotated[int | None, typer.Option(help="port (default: slack_port)")] = None,
 ) -> None:
     """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode."""
-    from assistant.slack import run as run_slack
+    from assistant.faces.slack import run as run_slack
 
     run_slack(_settings(), http=http, host=host, port=port)
 

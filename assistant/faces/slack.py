@@ -29,7 +29,7 @@ from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
 from assistant.answers import Answer, Citation, Source
-from assistant.apiutil import BodyLimit
+from assistant.faces.api.bodies import BodyLimit
 from assistant.chat import Turn
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore, Rating

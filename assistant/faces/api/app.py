@@ -33,8 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from assistant.answers import Answer
-from assistant.apidocs import mount_docs
-from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary, upload_name
+from assistant.faces.api.docs import mount_docs
+from assistant.faces.api.bodies import ARTICLES_BODY, BodyLimit, ingest_summary, upload_name
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 from assistant.retrieval import Filters
@@ -361,7 +361,7 @@ def _mount_ui(app: FastAPI, asst: Assistant) -> None:
 
     import gradio as gr
 
-    from assistant import ui
+    from assistant.faces.web import ui
 
     build = getattr(ui, "build_ui", None)
     if build is None:
