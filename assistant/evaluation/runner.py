@@ -20,9 +20,9 @@ from assistant.answering.injection import defuse
 from assistant.answering.questions import analyse
 from assistant.answers import Answer
 from assistant.core import Assistant
+from assistant.errors import EmptyIndexError
 from assistant.evaluation import metrics as m
 from assistant.evaluation.questions import EvalQuestion
-from index.errors import EmptyIndexError
 
 # Depths of the recall@k curve; retrieval always reaches the deepest of them.
 RECALL_KS = (1, 3, 5, 10)

@@ -2,8 +2,10 @@
 overview and thumbs up/down feedback.
 
 Each browser tab is one chat session (Gradio's session hash), so ten people at once get their
-own histories; the :class:`Assistant` is thread-safe and the queue runs ten events at a time.
-Everything from an article is escaped in :mod:`assistant.faces.web.render` before it reaches the page.
+own histories; the :class:`Assistant` is thread-safe and the queue runs ``ui_concurrency`` events
+at a time.
+Everything from an article is escaped in :mod:`assistant.faces.web.render` before it reaches
+the page.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,15 +23,17 @@ from typing import Any
 import gradio as gr
 from pydantic import TypeAdapter, ValidationError
 
+from assistant import (
+    INGEST_SUFFIXES,
+    Answer,
+    Assistant,
+    AssistantError,
+    Filters,
+    IngestReport,
+    Settings,
+)
+from assistant.faces.present import IngestSummary
 from assistant.faces.web import render
-from assistant.answers import Answer
-from assistant.core import Assistant
-from assistant.feedback import FeedbackStore
-from assistant.retrieval import Filters
-from assistant.settings import Settings
-from index.errors import AssistantError
-from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
-from index.pipeline import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +43,9 @@ EXAMPLES = [
     "What are activists urging?",
 ]
 # exactly what ingest reads: the loaders' suffixes, and any of them gzipped
-UPLOAD_TYPES = sorted(SUPPORTED_EXTS | GZIP_EXTS)
+UPLOAD_TYPES = sorted(INGEST_SUFFIXES)
 # the API's FilterBody types since/until as datetime: the UI parses them the same way
 _API_DATE: TypeAdapter[datetime] = TypeAdapter(datetime)
-CONCURRENCY = 10  # simultaneous events (answers, uploads) the queue runs
 
 
 def _session(request: Any) -> str:
@@ -95,18 +99,14 @@ def filter_date(label: str, value: str | None) -> datetime | None:
         raise gr.Error(f"Filters: {label}: {text!r} is not a date; use YYYY-MM-DD") from exc
 
 
-def build_ui(asst: Assistant) -> Any:
-    """The Gradio Blocks for ``asst``; serve it with :func:`launch`."""
-    feedback = FeedbackStore(asst.settings.data_dir)
+class Handlers:
+    """What the page's events do, for one Assistant; every method is a Gradio handler."""
 
-    def filters_from(outlets: list[str] | None, since: str, until: str) -> Filters:
-        return Filters(
-            sources=list(outlets or []),
-            since=filter_date("Published since", since),
-            until=filter_date("Published until", until),
-        )
+    def __init__(self, asst: Assistant) -> None:
+        self.asst = asst
 
     def respond(
+        self,
         question: str,
         outlets: list[str] | None,
         since: str,
@@ -114,13 +114,17 @@ def build_ui(asst: Assistant) -> Any:
         k: float,
         request: gr.Request,
     ) -> Iterator[tuple[str, str, str]]:
-        sid = _session(request)
+        asst, sid = self.asst, _session(request)
         answers = _answers(asst, sid)
         question = (question or "").strip()
         if not question:
             yield render.chat_html(answers), render.sources_html(answers), ""
             return
-        filters = filters_from(outlets, since, until)
+        filters = Filters(
+            sources=list(outlets or []),
+            since=filter_date("Published since", since),
+            until=filter_date("Published until", until),
+        )
         text = ""
         yield render.chat_html(answers, (question, text)), render.sources_html(answers), ""
         try:
@@ -136,23 +140,24 @@ def build_ui(asst: Assistant) -> Any:
         answers = _answers(asst, sid)
         yield render.chat_html(answers), render.sources_html(answers), ""
 
-    def rate(evt: gr.EventData, request: gr.Request) -> str:
+    def rate(self, evt: gr.EventData, request: gr.Request) -> str:
         data = getattr(evt, "_data", None) or {}
         turn, rating = data.get("turn"), data.get("rating")
-        answers = _answers(asst, _session(request))
+        answers = _answers(self.asst, _session(request))
         if rating not in ("up", "down") or not isinstance(turn, int):
             return gr.skip()
         if not 0 <= turn < len(answers):
             return gr.skip()
-        feedback.record(rating, answers[turn], channel="ui", session_id=_session(request))
+        self.asst.record_feedback(rating, answers[turn], channel="ui", session_id=_session(request))
         verdict = "helpful" if rating == "up" else "not helpful"
         return f"Thanks: “{verdict}” recorded for answer {turn + 1}."
 
-    def new_chat(request: gr.Request) -> tuple[str, str, str]:
-        asst.reset(_session(request))
+    def new_chat(self, request: gr.Request) -> tuple[str, str, str]:
+        self.asst.reset(_session(request))
         return render.chat_html([]), render.sources_html([]), ""
 
-    def index_view() -> tuple[str, str, Any, Any]:
+    def index_view(self) -> tuple[str, str, Any, Any]:
+        asst = self.asst
         return (
             render.overview_html(asst.stats()),
             render.articles_html(asst.list_articles()),
@@ -160,8 +165,22 @@ def build_ui(asst: Assistant) -> Any:
             gr.update(choices=_outlets(asst)),
         )
 
+    def _ingest_one(self, path: Path, step: Any) -> dict[str, Any]:
+        """One uploaded file into the index: its row of the result list."""
+        try:
+            report = self.asst.ingest_paths([path], progress=step)
+        except AssistantError as exc:
+            return {"file": path.name, "ok": False, "result": f"failed: {exc}"}
+        except Exception as exc:  # one bad file must not stop the others
+            log.exception("ingest of %s failed", path)
+            return {"file": path.name, "ok": False, "result": f"failed: {exc}"}
+        finally:
+            _discard_upload(path)
+        summary = IngestSummary.of(report)
+        return {"file": path.name, "ok": summary.added_anything, "result": summary.short()}
+
     def upload(
-        files: list[str] | None, progress: gr.Progress = gr.Progress()
+        self, files: list[str] | None, progress: gr.Progress = gr.Progress()
     ) -> tuple[str, str, str, Any, Any, None]:
         rows: list[dict[str, Any]] = []
         paths = [Path(f) for f in files or []]
@@ -171,97 +190,117 @@ def build_ui(asst: Assistant) -> Any:
             def step(report: IngestReport, i: int = i, name: str = path.name) -> None:
                 progress((i, len(paths)), desc=f"{name}: {report.items} article(s) read")
 
-            try:
-                report = asst.ingest_paths([path], progress=step)
-            except AssistantError as exc:
-                rows.append({"file": path.name, "ok": False, "result": f"failed: {exc}"})
-                continue
-            except Exception as exc:  # one bad file must not stop the others
-                log.exception("ingest of %s failed", path)
-                rows.append({"file": path.name, "ok": False, "result": f"failed: {exc}"})
-                continue
-            finally:
-                _discard_upload(path)
-            ok = report.ok and (report.new or report.updated or report.unchanged)
-            rows.append(
-                {"file": path.name, "ok": bool(ok), "result": render.describe_report(report)}
-            )
+            rows.append(self._ingest_one(path, step))
         progress((len(paths), len(paths)), desc="Done")
         if not rows:
-            return ("<p>Choose files first.</p>", *index_view(), None)
+            return ("<p>Choose files first.</p>", *self.index_view(), None)
         # the files are gone from the cache: the component must not offer them for download
-        return (render.ingest_rows_html(rows), *index_view(), None)
+        return (render.ingest_rows_html(rows), *self.index_view(), None)
 
-    def delete(ids: list[str] | None) -> tuple[str, str, str, Any, Any]:
-        deleted = asst.delete_articles(list(ids or [])) if ids else 0
+    def delete(self, ids: list[str] | None) -> tuple[str, str, str, Any, Any]:
+        deleted = self.asst.delete_articles(list(ids or [])) if ids else 0
         note = f"<p>Deleted {deleted} article(s).</p>" if ids else "<p>Select articles first.</p>"
-        return (note, *index_view())
+        return (note, *self.index_view())
 
+
+@dataclass
+class ChatTab:
+    chat: Any
+    question: Any
+    ask: Any
+    outlet: Any
+    since: Any
+    until: Any
+    k: Any
+    clear: Any
+    thanks: Any
+    sources: Any
+
+
+def _chat_tab(asst: Assistant) -> ChatTab:
+    with gr.Tab("Chat"), gr.Row():
+        with gr.Column(scale=3):
+            chat = gr.HTML(render.chat_html([]), elem_id="chat", js_on_load=render.CHAT_JS)
+            with gr.Row():
+                question = gr.Textbox(
+                    show_label=False,
+                    placeholder="Ask about the news, e.g. How many Guard members were deployed?",
+                    scale=5,
+                    elem_id="question",
+                    max_length=asst.settings.max_question_chars,
+                )
+                ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+            gr.Examples(EXAMPLES, inputs=question, label="Examples")
+            with gr.Accordion("Filters", open=False), gr.Row():
+                outlet = gr.Dropdown(
+                    choices=_outlets(asst),
+                    multiselect=True,
+                    label="Outlets (none: all)",
+                    elem_id="outlet",
+                )
+                since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD")
+                until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
+                k = gr.Slider(1, 20, value=asst.settings.top_k, step=1, label="Passages")
+            with gr.Row():
+                clear = gr.Button("New conversation", size="sm")
+                thanks = gr.Markdown(elem_id="feedback-note")
+        with gr.Column(scale=2):
+            gr.Markdown("### Sources")
+            sources = gr.HTML(render.sources_html([]), elem_id="sources")
+    return ChatTab(chat, question, ask, outlet, since, until, k, clear, thanks, sources)
+
+
+def _upload_tab() -> tuple[Any, Any, Any]:
+    """(files, the Ingest button, the result list)."""
+    with gr.Tab("Upload", elem_id="upload-tab"):
+        gr.Markdown(
+            "Add articles: .txt / .md (optional `Title:`, `Source:`, `Date:`, `URL:` lines "
+            "at the top), .html, or .jsonl / .jsonl.gz dumps. They are searchable at once."
+        )
+        files = gr.File(
+            file_count="multiple", file_types=UPLOAD_TYPES, label="Files", elem_id="files"
+        )
+        ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest")
+        ingest_result = gr.HTML(elem_id="ingest-result")
+    return files, ingest_btn, ingest_result
+
+
+def _index_tab() -> tuple[Any, Any, Any, Any, Any]:
+    """(overview, articles to delete, the Delete button, its note, the article table)."""
+    with gr.Tab("Index", elem_id="index-tab"):
+        overview = gr.HTML(elem_id="overview")
+        with gr.Row():
+            to_delete = gr.Dropdown(
+                multiselect=True, label="Articles to delete", scale=4, elem_id="to-delete"
+            )
+            delete_btn = gr.Button("Delete", variant="stop", scale=1)
+        delete_note = gr.HTML()
+        articles = gr.HTML(elem_id="articles")
+    return overview, to_delete, delete_btn, delete_note, articles
+
+
+def build_ui(asst: Assistant) -> Any:
+    """The Gradio Blocks for ``asst``; serve it with :func:`launch`."""
+    on = Handlers(asst)
     # uploads never ingested (the tab closed before "Ingest") go after an hour
     with gr.Blocks(
         title="Newsroom assistant", analytics_enabled=False, delete_cache=(3600, 3600)
     ) as demo:
         gr.Markdown("## Newsroom assistant\nAnswers from the indexed news articles, with sources.")
-        with gr.Tab("Chat"), gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.HTML(render.chat_html([]), elem_id="chat", js_on_load=render.CHAT_JS)
-                with gr.Row():
-                    question = gr.Textbox(
-                        show_label=False,
-                        placeholder="Ask about the news, e.g. How many Guard members were "
-                        "deployed?",
-                        scale=5,
-                        elem_id="question",
-                        max_length=asst.settings.max_question_chars,
-                    )
-                    ask = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                gr.Examples(EXAMPLES, inputs=question, label="Examples")
-                with gr.Accordion("Filters", open=False), gr.Row():
-                    outlet = gr.Dropdown(
-                        choices=_outlets(asst),
-                        multiselect=True,
-                        label="Outlets (none: all)",
-                        elem_id="outlet",
-                    )
-                    since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD")
-                    until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
-                    k = gr.Slider(1, 20, value=asst.settings.top_k, step=1, label="Passages")
-                with gr.Row():
-                    clear = gr.Button("New conversation", size="sm")
-                    thanks = gr.Markdown(elem_id="feedback-note")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(render.sources_html([]), elem_id="sources")
-        with gr.Tab("Upload", elem_id="upload-tab"):
-            gr.Markdown(
-                "Add articles: .txt / .md (optional `Title:`, `Source:`, `Date:`, `URL:` lines "
-                "at the top), .html, or .jsonl / .jsonl.gz dumps. They are searchable at once."
-            )
-            files = gr.File(
-                file_count="multiple", file_types=UPLOAD_TYPES, label="Files", elem_id="files"
-            )
-            ingest_btn = gr.Button("Ingest", variant="primary", elem_id="ingest")
-            ingest_result = gr.HTML(elem_id="ingest-result")
-        with gr.Tab("Index", elem_id="index-tab"):
-            overview = gr.HTML(elem_id="overview")
-            with gr.Row():
-                to_delete = gr.Dropdown(
-                    multiselect=True, label="Articles to delete", scale=4, elem_id="to-delete"
-                )
-                delete_btn = gr.Button("Delete", variant="stop", scale=1)
-            delete_note = gr.HTML()
-            articles = gr.HTML(elem_id="articles")
+        c = _chat_tab(asst)
+        files, ingest_btn, ingest_result = _upload_tab()
+        overview, to_delete, delete_btn, delete_note, articles = _index_tab()
 
-        ask_inputs = [question, outlet, since, until, k]
-        ask_outputs = [chat, sources, question]
-        question.submit(respond, ask_inputs, ask_outputs)
-        ask.click(respond, ask_inputs, ask_outputs)
-        chat.click(rate, None, thanks)
-        clear.click(new_chat, None, [chat, sources, thanks])
-        index_outputs = [overview, articles, to_delete, outlet]
-        ingest_btn.click(upload, files, [ingest_result, *index_outputs, files])
-        delete_btn.click(delete, to_delete, [delete_note, *index_outputs])
-        demo.load(index_view, None, index_outputs)
+        ask_inputs = [c.question, c.outlet, c.since, c.until, c.k]
+        ask_outputs = [c.chat, c.sources, c.question]
+        c.question.submit(on.respond, ask_inputs, ask_outputs)
+        c.ask.click(on.respond, ask_inputs, ask_outputs)
+        c.chat.click(on.rate, None, c.thanks)
+        c.clear.click(on.new_chat, None, [c.chat, c.sources, c.thanks])
+        index_outputs = [overview, articles, to_delete, c.outlet]
+        ingest_btn.click(on.upload, files, [ingest_result, *index_outputs, files])
+        delete_btn.click(on.delete, to_delete, [delete_note, *index_outputs])
+        demo.load(on.index_view, None, index_outputs)
     return demo
 
 
@@ -272,7 +311,7 @@ def launch(asst: Assistant, host: str | None = None, port: int | None = None) ->
     if added:
         log.info("empty index: ingested %d sample article(s)", added)
     demo = build_ui(asst)
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=200)
+    demo.queue(default_concurrency_limit=settings.ui_concurrency, max_size=200)
     demo.launch(
         server_name=host or settings.ui_host,
         server_port=port or settings.ui_port,
