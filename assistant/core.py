@@ -18,7 +18,7 @@ from typing import Any
 from assistant import components
 from assistant.answering import Answerer, make_answerer
 from assistant.answering.injection import defuse
-from assistant.answers import Answer
+from assistant.answers import Answer, Passage
 from assistant.chat import SessionStore, Turn, standalone_question
 from assistant.errors import EmptyIndexError, QuestionError
 from assistant.feedback import Feedback, FeedbackStore, Rating
@@ -167,6 +167,15 @@ class Assistant:
 
     def reset(self, session_id: str) -> None:
         self.sessions.reset(session_id)
+
+    # -- the two steps of an answer, for evaluation -------------------------------------
+    def retrieve(self, question: str, k: int, *, as_of: datetime | None = None) -> list[Passage]:
+        """The ``k`` passages :meth:`ask` would answer ``question`` from (no filters)."""
+        return self.retriever.retrieve(question, k, as_of=as_of).passages
+
+    def read(self, question: str, passages: list[Passage], as_of: datetime | None = None) -> Answer:
+        """Answer ``question`` from ``passages`` as :meth:`ask` does after retrieving them."""
+        return self.answerer.answer(question, defuse(passages), as_of)
 
     def restore_turn(self, session_id: str, answer: Answer, standalone: str | None = None) -> None:
         """Add an earlier turn to a session, e.g. read back from a Slack thread after a

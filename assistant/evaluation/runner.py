@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.answering.injection import defuse
 from assistant.answering.questions import analyse
 from assistant.answers import Answer
 from assistant.core import Assistant
@@ -60,23 +59,22 @@ def evaluate_one(
         "gold": q.answers,
         "gold_ids": q.gold_ids,
     }
-    pool = asst.retriever.candidates
+    pool = asst.settings.retrieval_candidates
     t = time.perf_counter()
     try:
-        got = asst.retriever.retrieve(q.question, depth, as_of=q.date)
+        passages = asst.retrieve(q.question, depth, as_of=q.date)
         retrieval_ms = (time.perf_counter() - t) * 1000
-        top = got.passages[:k]
+        top = passages[:k]
         if max(pool, 4 * depth) != max(pool, 4 * k):  # see the module docstring
             t = time.perf_counter()
-            top = asst.retriever.retrieve(q.question, k, as_of=q.date).passages
+            top = asst.retrieve(q.question, k, as_of=q.date)
             retrieval_ms = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        answer = asst.answerer.answer(q.question, defuse(top), q.date)  # as Assistant.stream
+        answer = asst.read(q.question, top, q.date)
         answer_ms = (time.perf_counter() - t) * 1000
     except Exception as exc:  # one failing question is recorded; the run goes on
         record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)
         return record, None
-    passages = got.passages
     answered = not answer.refused
     gold = q.answers
     record.update(
@@ -123,7 +121,7 @@ def run(
     progress: ProgressFn | None = None,
 ) -> EvalRun:
     """Evaluate ``questions`` against ``asst``'s index and answerer."""
-    if asst.store.is_empty():
+    if asst.library.is_empty():
         raise EmptyIndexError(
             f"the index ({asst.settings.data_dir}) holds no articles: ingest the corpus first "
             "(`assistant ingest PATH`, or `assistant eval ... --corpus PATH`)"
