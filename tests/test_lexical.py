@@ -8,10 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import QUESTIONS_2025, corpus_rows
 
 from index.bm25 import word_starts
 from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex, query_terms
-from tests.conftest import QUESTIONS_2025, corpus_rows
 
 _WORDS = re.compile(r"[^\W_]+")
 
