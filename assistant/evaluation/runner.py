@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.answering.questions import analyse
-from assistant.answers import Answer
+from assistant.answers import Answer, Passage
 from assistant.core import Assistant
 from assistant.errors import EmptyIndexError
 from assistant.evaluation import metrics as m
@@ -44,11 +44,8 @@ def week_of(q: EvalQuestion) -> str | None:
     return f"{year}-W{week:02d}"
 
 
-def evaluate_one(
-    asst: Assistant, q: EvalQuestion, k: int, depth: int
-) -> tuple[dict[str, Any], Answer | None]:
-    """The per-question record (and the Answer) for one question."""
-    record: dict[str, Any] = {
+def _question_fields(q: EvalQuestion) -> dict[str, Any]:
+    return {
         "id": q.id,
         "line": q.line,
         "question": q.question,
@@ -59,25 +56,38 @@ def evaluate_one(
         "gold": q.answers,
         "gold_ids": q.gold_ids,
     }
+
+
+@dataclass
+class _Asked:
+    passages: list[Passage]  # retrieved ``depth`` deep, for the recall curve
+    top: list[Passage]  # the ``k`` the answer was read from
+    answer: Answer
+    retrieval_ms: float
+    answer_ms: float
+
+
+def _ask(asst: Assistant, q: EvalQuestion, k: int, depth: int) -> _Asked:
+    """Retrieve and read as ``Assistant.ask`` does, each step timed."""
     pool = asst.settings.retrieval_candidates
     t = time.perf_counter()
-    try:
-        passages = asst.retrieve(q.question, depth, as_of=q.date)
-        retrieval_ms = (time.perf_counter() - t) * 1000
-        top = passages[:k]
-        if max(pool, 4 * depth) != max(pool, 4 * k):  # see the module docstring
-            t = time.perf_counter()
-            top = asst.retrieve(q.question, k, as_of=q.date)
-            retrieval_ms = (time.perf_counter() - t) * 1000
+    passages = asst.retrieve(q.question, depth, as_of=q.date)
+    retrieval_ms = (time.perf_counter() - t) * 1000
+    top = passages[:k]
+    if max(pool, 4 * depth) != max(pool, 4 * k):  # see the module docstring
         t = time.perf_counter()
-        answer = asst.read(q.question, top, q.date)
-        answer_ms = (time.perf_counter() - t) * 1000
-    except Exception as exc:  # one failing question is recorded; the run goes on
-        record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)
-        return record, None
+        top = asst.retrieve(q.question, k, as_of=q.date)
+        retrieval_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    answer = asst.read(q.question, top, q.date)
+    return _Asked(passages, top, answer, retrieval_ms, (time.perf_counter() - t) * 1000)
+
+
+def _answer_fields(q: EvalQuestion, got: _Asked) -> dict[str, Any]:
+    answer, passages, gold = got.answer, got.passages, q.answers
     answered = not answer.refused
-    gold = q.answers
-    record.update(
+    short = answer.short_answer if q.answerable and answered and answer.short_answer else None
+    return dict(
         error=None,
         refused=answer.refused,
         answer=answer.answer,
@@ -85,21 +95,13 @@ def evaluate_one(
         confidence=answer.confidence,
         answerer=answer.answerer,
         verification=answer.verification.outcome if answer.verification else None,
-        retrieved=[p.article_id for p in top],
+        retrieved=[p.article_id for p in got.top],
         answer_rank=m.answer_rank(passages, gold) if gold else None,
         gold_rank=m.gold_rank(passages, q.gold_ids) if q.gold_ids else None,
         correct=m.is_correct(answer, gold) if q.answerable else None,
         correct_opening=m.in_opening(answer, gold) if q.answerable else None,
-        exact_match=(
-            m.exact_match(answer.short_answer, gold)
-            if q.answerable and answered and answer.short_answer
-            else None
-        ),
-        f1=(
-            m.token_f1(answer.short_answer, gold)
-            if q.answerable and answered and answer.short_answer
-            else None
-        ),
+        exact_match=m.exact_match(short, gold) if short else None,
+        f1=m.token_f1(short, gold) if short else None,
         citations=[
             {**check, "article_id": c.article_id, "quote": c.quote}
             for c, check in zip(
@@ -108,10 +110,23 @@ def evaluate_one(
                 strict=True,
             )
         ],
-        retrieval_ms=round(retrieval_ms, 2),
-        answer_ms=round(answer_ms, 2),
+        retrieval_ms=round(got.retrieval_ms, 2),
+        answer_ms=round(got.answer_ms, 2),
     )
-    return record, answer
+
+
+def evaluate_one(
+    asst: Assistant, q: EvalQuestion, k: int, depth: int
+) -> tuple[dict[str, Any], Answer | None]:
+    """The per-question record (and the Answer) for one question."""
+    record = _question_fields(q)
+    try:
+        got = _ask(asst, q, k, depth)
+    except Exception as exc:  # one failing question is recorded; the run goes on
+        record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)
+        return record, None
+    record.update(_answer_fields(q, got))
+    return record, got.answer
 
 
 def run(
