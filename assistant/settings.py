@@ -179,6 +179,14 @@ class Settings(BaseSettings):
         "$XDG_CACHE_HOME/newsroom-assistant, else ~/.cache/newsroom-assistant)",
     )
 
+    # the faces (added last to keep merges of the fields above simple)
+    ui_concurrency: int = Field(
+        10, ge=1, description="answers and uploads the web app runs at once"
+    )
+    slack_host: str = Field(
+        "127.0.0.1", description="address of the Slack events endpoint (HTTP mode)"
+    )
+
     @field_validator("chroma_host", "llm_base_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

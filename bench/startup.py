@@ -65,7 +65,7 @@ t = time.perf_counter(); steps = {}
 def lap(name):
     global t
     now = time.perf_counter(); steps[name] = round(now - t, 3); t = now
-import assistant.cli; lap("python + assistant (CLI, settings, core)")
+import assistant.faces.cli; lap("python + assistant (CLI, settings, core)")
 import torch; lap("import torch")
 import sentence_transformers; lap("import transformers + sentence-transformers")
 import chromadb; lap("import chromadb")

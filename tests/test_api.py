@@ -259,7 +259,7 @@ def test_cors_only_for_configured_origins_and_docs(server: Server) -> None:
 def test_cors_is_off_by_default(data_env: Path) -> None:
     from fastapi.middleware.cors import CORSMiddleware
 
-    from assistant.api import create_app
+    from assistant.faces.api import create_app
     from assistant.settings import Settings
 
     app = create_app(Settings.load())

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_fake import BOT_ID, BOT_USER, FakeSlack
 
-from assistant.slack import PLACEHOLDER
+from assistant.faces.slack import PLACEHOLDER
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 _ids = iter(range(1, 10_000))
@@ -98,7 +98,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     from slack_sdk import WebClient
 
     from assistant import Assistant, Settings
-    from assistant.slack import build_app, events_app
+    from assistant.faces.slack import build_app, events_app
 
     data = tmp_path_factory.mktemp("slack") / "data"
     settings = Settings.load(data_dir=data, slack_signing_secret=SECRET)
@@ -393,7 +393,7 @@ def test_the_notification_text_is_escaped_like_the_blocks(bot: Bot) -> None:
 def test_blocks_list_each_cited_article_once() -> None:
     from answer_samples import FIRST, SECOND, doubled_answer
 
-    from assistant.slack import answer_blocks
+    from assistant.faces.slack import answer_blocks
 
     blocks = answer_blocks(doubled_answer())
     sources = next(

@@ -1,5 +1,6 @@
-"""Plumbing of the HTTP API kept out of its routes: the request size limit (pure ASGI), the
-ingest summary, and the OpenAPI description of the two-format article upload."""
+"""Request bodies of the HTTP API, kept out of its routes: the size limit (pure ASGI; the
+Slack events endpoint uses it too), safe names for uploaded files, and the OpenAPI
+description of the two-format article upload."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from index.pipeline import IngestReport
 
 
 class _TooLarge(Exception):
@@ -96,27 +95,6 @@ def upload_name(field: str, value: Any, i: int) -> tuple[str, str | None]:
     while len((stem + suffix).encode()) > 200:  # file systems allow 255 bytes
         stem = stem[: len(stem) * 3 // 4]
     return stem + suffix, None
-
-
-def ingest_summary(report: IngestReport, names: dict[str, str] | None = None) -> dict[str, Any]:
-    def origin(text: str) -> str:
-        # uploads are written to a temporary folder: show the client its own file names
-        for path, name in (names or {}).items():
-            text = text.replace(path, name)
-        return text
-
-    return {
-        "ok": report.ok,
-        "new": report.new,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "failed": [{"origin": origin(f.origin), "reason": f.reason} for f in report.failed],
-        "skipped": [{"origin": origin(f.origin), "reason": f.reason} for f in report.skipped],
-        "warnings": [origin(w) for w in report.warnings],
-        "chunks": report.chunks,
-        "tokens": report.tokens,
-        "seconds": round(report.seconds, 3),
-    }
 
 
 ARTICLES_BODY = {
