@@ -7,7 +7,8 @@ runs them in its threadpool; the Assistant is thread-safe.
 
 Errors are JSON ``{"detail": ..., "error": ...}`` with a status that says what went wrong,
 never a stack trace: a bad question 422, an empty index 409, a body over the limit 413, a
-missing or wrong bearer token 401.
+missing or wrong bearer token 401; the router's 404 and 405 and schema errors (422, with
+``detail`` the list of problems) too.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.datastructures import UploadFile
 
 from assistant.answers import Answer
 from assistant.apidocs import mount_docs
-from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary, upload_name
+from assistant.apiutil import ARTICLES_BODY, BodyLimit, error_handlers, ingest_summary, upload_name
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 from assistant.retrieval import Filters
@@ -312,11 +313,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if app.state.assistant is not None:
             return JSONResponse({"status": "ready"})
         detail = app.state.startup_error or "starting up"
-        return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
+        body = {"status": "not ready", "detail": detail, "error": "unavailable"}
+        return JSONResponse(body, status_code=503)
 
     for kind, _status, _name in _STATUS:
         app.add_exception_handler(kind, _assistant_error)
     app.add_exception_handler(Exception, _internal_error)
+    error_handlers(app)
     if settings.api_cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

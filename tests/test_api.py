@@ -97,6 +97,43 @@ def test_auth_is_required_when_a_token_is_set(server: Server) -> None:
         assert c.get("/v1/articles", headers=server.auth).status_code == 200
 
 
+def test_every_error_is_detail_and_error(server: Server) -> None:
+    """README: API errors are JSON {"detail", "error"}, whichever layer answers them."""
+    big = b'{"question": "' + b"x" * LIMIT + b'"}'
+    with server.client() as c:
+        authed = dict(server.auth)
+        cases = {
+            "401": c.get("/v1/articles"),
+            "401 wrong": c.get("/v1/articles", headers={"Authorization": "Bearer nope"}),
+            "404 route": c.get("/v1/no-such-thing", headers=authed),
+            "404 article": c.get("/v1/articles/no-such-id", headers=authed),
+            "405": c.put("/v1/ask", json={"question": "x"}, headers=authed),
+            "413": c.post("/v1/ask", content=big, headers=authed),
+            "415": c.post("/v1/articles", content=b"x", headers=authed),
+            "422 schema": c.post("/v1/ask", json={"k": 3}, headers=authed),
+            "422 question": c.post("/v1/ask", json={"question": " "}, headers=authed),
+            "400 json": c.post(
+                "/v1/articles",
+                content=b"{nope",
+                headers={**authed, "content-type": "application/json"},
+            ),
+        }
+    names = {}
+    for case, res in cases.items():
+        assert res.status_code == int(case[:3]), (case, res.status_code, res.text)
+        body = res.json()
+        assert body.keys() >= {"detail", "error"}, (case, body)
+        assert body["detail"] and isinstance(body["error"], str), (case, body)
+        names[case] = body["error"]
+    assert names["401"] == names["401 wrong"] == "unauthorized"
+    assert cases["401"].headers["www-authenticate"] == "Bearer"
+    assert names["404 route"] == names["404 article"] == "not_found"
+    assert names["405"] == "method_not_allowed" and names["413"] == "too_large"
+    assert names["415"] == "unsupported_media_type" and names["400 json"] == "bad_request"
+    assert names["422 schema"] == "invalid_request" and names["422 question"] == "question"
+    assert cases["422 schema"].json()["detail"][0]["loc"] == ["body", "question"]
+
+
 def test_ingest_then_ask_then_delete(server: Server) -> None:
     with server.client(headers=server.auth) as c:
         empty = c.post("/v1/ask", json={"question": "How many Guard members were deployed?"})
@@ -296,11 +333,12 @@ def test_not_ready_when_the_assistant_cannot_start(tmp_path: Path) -> None:
                 break
             assert ready.status_code == 503, ready.text  # never ready
             time.sleep(0.3)
-        assert ready.status_code == 503
+        assert ready.status_code == 503 and ready.json()["error"] == "unavailable"
         assert "no-such-model" in ready.json()["detail"]
         assert httpx.get(f"{url}/healthz").status_code == 200
         ask = httpx.post(f"{url}/v1/ask", json={"question": "Guard?"})
         assert ask.status_code == 503 and "could not start" in ask.json()["detail"]
+        assert ask.json()["error"] == "unavailable"
     finally:
         proc.terminate()
         proc.wait(timeout=20)
