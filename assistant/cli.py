@@ -295,8 +295,27 @@ def slack(
         "127.0.0.1"
     ),
     port: Annotated[int | None, typer.Option(help="port (default: slack_port)")] = None,
+    demo: Annotated[
+        str | None,
+        typer.Option(
+            help="ask QUESTION through the bot against a local Slack stand-in, print the "
+            "threaded answer and exit (no Slack, no tokens)",
+            metavar="QUESTION",
+        ),
+    ] = None,
 ) -> None:
-    """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode."""
+    """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode.
+
+    Socket Mode needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN; HTTP mode
+    needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET. Try it without Slack:
+    assistant slack --demo "How many Guard members were deployed?"
+    """
+    if demo is not None:
+        from assistant.slack_local import demo as run_demo
+
+        say = lambda s: err.print(f"[dim]{escape(s)}[/]", soft_wrap=True)  # noqa: E731
+        sys.stdout.write(run_demo(_settings(), demo, say=say))
+        return
     from assistant.slack import run as run_slack
 
     run_slack(_settings(), http=http, host=host, port=port)
