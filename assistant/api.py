@@ -13,6 +13,7 @@ missing or wrong bearer token 401; the router's 404 and 405 and schema errors (4
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -39,6 +40,7 @@ from assistant.apiutil import ARTICLES_BODY, BodyLimit, error_handlers, ingest_s
 from assistant.core import Assistant
 from assistant.feedback import FeedbackStore
 from assistant.retrieval import Filters
+from assistant.running import announce, connect_url
 from assistant.settings import Settings
 from index.errors import (
     AssistantError,
@@ -286,7 +288,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             threading.Thread(
                 target=_build, args=(app,), name="assistant-build", daemon=True
             ).start()
-        yield
+        url = app.state.announce_url  # set by serve(): `assistant ask` may use this server
+        with announce(settings, url) if url else contextlib.nullcontext():
+            yield
 
     app = FastAPI(
         title="Newsroom assistant",
@@ -300,6 +304,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.settings = settings
     app.state.assistant = assistant
     app.state.startup_error = None
+    app.state.announce_url = None
     app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -389,9 +394,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     if settings.api_token is None and (host or settings.api_host) not in {"127.0.0.1", "::1"}:
         log.warning("serving beyond loopback without ASSISTANT_API_TOKEN: anyone can use it")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level="info",
-    )
+    host, port = host or settings.api_host, port or settings.api_port
+    app = create_app(settings)
+    app.state.announce_url = connect_url(host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info")
