@@ -306,9 +306,11 @@ def slack(
 ) -> None:
     """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode.
 
-    Socket Mode needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN; HTTP mode
-    needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET. Try it without Slack:
-    assistant slack --demo "How many Guard members were deployed?"
+    Socket Mode needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN.
+
+    HTTP mode needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET.
+
+    Without Slack: assistant slack --demo "How many Guard members were deployed?"
     """
     if demo is not None:
         from assistant.slack_local import demo as run_demo

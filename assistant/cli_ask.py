@@ -126,8 +126,8 @@ def ask(
 ) -> None:
     """Answer one question from the indexed articles, with numbered sources.
 
-    When `assistant serve` runs on the same data dir with the same answer settings, the
-    question is sent to it (no model to load: about a second); else it is answered here."""
+    With `assistant serve` running on this data dir (same answer settings), it answers.
+    """
     filters = _filters(source, since, until)
     when = _as_of(as_of)
     answer = None if no_server or collection else _ask_server(question, k, filters, when)
