@@ -21,7 +21,7 @@ from assistant.feedback import Feedback, Rating
 from assistant.library import Library, count_items
 from assistant.preflight import check_answerer
 from assistant.retrieval import Filters
-from assistant.settings import Settings
+from assistant.settings import SECRET_FIELDS, Settings
 from index.embeddings import offline_environment
 from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
 from index.pipeline import Failure, IngestReport
@@ -33,6 +33,7 @@ INGEST_SUFFIXES: frozenset[str] = frozenset(SUPPORTED_EXTS | GZIP_EXTS)
 __all__ = [
     "INGEST_SUFFIXES",
     "REFUSAL_HINT",
+    "SECRET_FIELDS",
     "Answer",
     "ArticleRecord",
     "Assistant",

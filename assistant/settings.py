@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, description="xapp-… token for Socket Mode")
     slack_signing_secret: SecretStr | None = Field(None, description="verifies HTTP events")
     slack_port: int = Field(3000, description="port of the Slack events endpoint (HTTP mode)")
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API the bot calls (a stand-in to test)"
+    )
 
     # ingest
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks embedded and written at once")

@@ -47,6 +47,11 @@ PLACEHOLDER = ":mag: Searching the articles…"
 METADATA_EVENT = "newsroom_assistant_answer"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _SECTION_MAX = 2900  # Slack refuses section text over 3000 characters
+_MODES = (
+    "Socket Mode (the default) needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN; "
+    "HTTP mode (--http) needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET; "
+    "to try the bot locally without Slack: assistant slack --demo QUESTION"
+)
 
 
 def escape(text: str) -> str:
@@ -294,8 +299,10 @@ def build_app(
     token = settings.slack_bot_token
     if client is None:
         if token is None:
-            raise ConfigError("ASSISTANT_SLACK_BOT_TOKEN (the xoxb-… bot token) is not set")
-        client = WebClient(token=token.get_secret_value())
+            raise ConfigError(
+                f"ASSISTANT_SLACK_BOT_TOKEN (the xoxb-… bot token) is not set. {_MODES}"
+            )
+        client = WebClient(token=token.get_secret_value(), base_url=settings.slack_api_url)
     secret = settings.slack_signing_secret
     try:
         app = App(
@@ -304,6 +311,12 @@ def build_app(
             # without a signing secret only Socket Mode works; HTTP mode checks for one
             request_verification_enabled=secret is not None,
         )
+    except OSError as exc:  # Bolt checks the token with auth.test: no answer at all
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise ConfigError(
+            f"Slack could not be reached at {client.base_url} ({reason}): check the network, "
+            "or ASSISTANT_SLACK_API_URL if it is set"
+        ) from exc
     except Exception as exc:  # an auth.test refusal: a wrong or revoked token
         raise ConfigError(f"Slack did not accept the bot token: {exc}") from exc
     SlackBot(asst).register(app)
@@ -375,11 +388,16 @@ def run(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     socket_mode = settings.slack_app_token is not None and not http
-    if not socket_mode and settings.slack_signing_secret is None:
-        raise ConfigError(
-            "HTTP mode needs ASSISTANT_SLACK_SIGNING_SECRET (or set ASSISTANT_SLACK_APP_TOKEN "
-            "for Socket Mode)"
-        )
+    missing = [
+        f"ASSISTANT_SLACK_{name.upper()}"
+        for name in ("bot_token", "app_token" if socket_mode else "signing_secret")
+        if getattr(settings, f"slack_{name}") is None
+    ]
+    if settings.slack_bot_token is None and settings.slack_app_token is None and not http:
+        raise ConfigError(f"no Slack tokens are set. {_MODES}")
+    if missing:
+        mode = "Socket Mode" if socket_mode else "HTTP mode (--http, or no app token)"
+        raise ConfigError(f"{mode} needs {' and '.join(missing)} (not set). {_MODES}")
     app = build_app(Assistant.from_settings(settings), settings)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -7,11 +7,13 @@ runs them in its threadpool; the Assistant is thread-safe.
 
 Errors are JSON ``{"detail": ..., "error": ...}`` with a status that says what went wrong,
 never a stack trace: a bad question 422, an empty index 409, a body over the limit 413, a
-missing or wrong bearer token 401.
+missing or wrong bearer token 401; the router's 404 and 405 and schema errors (422, with
+``detail`` the list of problems) too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -43,9 +45,10 @@ from assistant import (
     Settings,
     StoreError,
 )
-from assistant.faces.api.bodies import ARTICLES_BODY, BodyLimit, upload_name
+from assistant.faces.api.bodies import ARTICLES_BODY, BodyLimit, error_handlers, upload_name
 from assistant.faces.api.docs import mount_docs
 from assistant.faces.present import IngestSummary
+from assistant.faces.running import announce, connect_url
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +288,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             threading.Thread(
                 target=_build, args=(app,), name="assistant-build", daemon=True
             ).start()
-        yield
+        url = app.state.announce_url  # set by serve(): `assistant ask` may use this server
+        with announce(settings, url) if url else contextlib.nullcontext():
+            yield
 
     app = FastAPI(
         title="Newsroom assistant",
@@ -299,6 +304,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.settings = settings
     app.state.assistant = assistant
     app.state.startup_error = None
+    app.state.announce_url = None
     app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -312,11 +318,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if app.state.assistant is not None:
             return JSONResponse({"status": "ready"})
         detail = app.state.startup_error or "starting up"
-        return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
+        body = {"status": "not ready", "detail": detail, "error": "unavailable"}
+        return JSONResponse(body, status_code=503)
 
     for kind, _status, _name in _STATUS:
         app.add_exception_handler(kind, _assistant_error)
     app.add_exception_handler(Exception, _internal_error)
+    error_handlers(app)
     if settings.api_cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -377,9 +385,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     if settings.api_token is None and (host or settings.api_host) not in {"127.0.0.1", "::1"}:
         log.warning("serving beyond loopback without ASSISTANT_API_TOKEN: anyone can use it")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level="info",
-    )
+    host, port = host or settings.api_host, port or settings.api_port
+    app = create_app(settings)
+    app.state.announce_url = connect_url(host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info")

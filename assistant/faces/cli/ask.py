@@ -22,6 +22,7 @@ from assistant import (
     check_answerer,
     parse_date,
 )
+from assistant.faces import running
 from assistant.faces.cli.common import CollectionOpt, err, out
 from assistant.faces.present import source_views
 
@@ -45,6 +46,21 @@ def _assistant(collection: str | None) -> Assistant:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     err.print("[dim]loading the embedding model…[/]")
     return Assistant.from_settings(settings, collection)
+
+
+def _ask_server(
+    question: str, k: int | None, filters: Filters, when: datetime | None
+) -> Answer | None:
+    settings = Settings.load()
+    url = running.find_server(settings)
+    if url is None:
+        return None
+    answer = running.ask_server(url, settings, question, k=k, filters=filters, as_of=when)
+    if answer is None:
+        err.print(f"[dim]the server at {escape(url)} did not answer; answering here[/]")
+    else:
+        err.print(f"[dim]answered by the server at {escape(url)} (--no-server: here)[/]")
+    return answer
 
 
 def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
@@ -92,11 +108,22 @@ def ask(
     until: UntilOpt = None,
     as_of: AsOfOpt = None,
     collection: CollectionOpt = None,
+    no_server: Annotated[
+        bool,
+        typer.Option(
+            "--no-server", help="answer in this process even when `assistant serve` is running"
+        ),
+    ] = False,
 ) -> None:
-    """Answer one question from the indexed articles, with numbered sources."""
+    """Answer one question from the indexed articles, with numbered sources.
+
+    With `assistant serve` running on this data dir (same answer settings), it answers.
+    """
     filters = _filters(source, since, until)
     when = _as_of(as_of)
-    answer = _assistant(collection).ask(question, k=k, filters=filters, as_of=when)
+    answer = None if no_server or collection else _ask_server(question, k, filters, when)
+    if answer is None:
+        answer = _assistant(collection).ask(question, k=k, filters=filters, as_of=when)
     if as_json:
         print(json.dumps(answer.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:

@@ -185,8 +185,29 @@ def slack(
         str | None, typer.Option(help="address of the events endpoint (default: slack_host)")
     ] = None,
     port: Annotated[int | None, typer.Option(help="port (default: slack_port)")] = None,
+    demo: Annotated[
+        str | None,
+        typer.Option(
+            help="ask QUESTION through the bot against a local Slack stand-in, print the "
+            "threaded answer and exit (no Slack, no tokens)",
+            metavar="QUESTION",
+        ),
+    ] = None,
 ) -> None:
-    """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode."""
+    """Run the Slack bot: Socket Mode with ASSISTANT_SLACK_APP_TOKEN, else HTTP Events mode.
+
+    Socket Mode needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN.
+
+    HTTP mode needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET.
+
+    Without Slack: assistant slack --demo "How many Guard members were deployed?"
+    """
+    if demo is not None:
+        from assistant.faces.slack_local import demo as run_demo
+
+        say = lambda s: err.print(f"[dim]{escape(s)}[/]", soft_wrap=True)  # noqa: E731
+        sys.stdout.write(run_demo(settings(), demo, say=say))
+        return
     from assistant.faces.slack import run as run_slack
 
     run_slack(settings(), http=http, host=host, port=port)
