@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup run test lint bench screenshot llm
+.PHONY: setup run test lint bench screenshot llm slack-demo
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ Q ?= How many Guard members were deployed?
 llm: setup
 	$(VENV)/bin/assistant ingest assistant/samples/la-protests-national-guard.txt
 	ASSISTANT_ANSWERER=llm ASSISTANT_LLM_BACKEND=llamacpp $(VENV)/bin/assistant ask "$(Q)"
+
+# the Slack bot answering Q in a thread, against a local Slack Web API stand-in (no Slack)
+slack-demo: setup
+	$(VENV)/bin/assistant slack --demo "$(Q)"
 
 bench: setup
 	$(PIP) install -q -e '.[bench]'

@@ -18,13 +18,13 @@ def say(message: str) -> None:
 def main() -> None:
     say("Starting the web app: loading the web framework…")
     from assistant.core import Assistant
+    from assistant.faces.web.ui import launch
     from assistant.settings import Settings
-    from assistant.ui import launch
 
     settings = Settings.load()
     say(f"Loading the embedding model and the index in {settings.data_dir}…")
     asst = Assistant.from_settings(settings)
-    if asst.store.is_empty():
+    if asst.library.is_empty():
         say("The index is empty: ingesting the built-in sample article…")
         asst.ensure_sample()
     say(f"Starting the server on http://{settings.ui_host}:{settings.ui_port} …")

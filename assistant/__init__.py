@@ -1,10 +1,14 @@
-"""Getting answers out of the news index: retrieve → answer → cite → present."""
+"""Getting answers out of the news index: retrieve → answer → cite → present.
 
-from assistant.answers import Answer, Citation, Passage, Source, SourceRef
+The public surface: the faces (``assistant.faces``) and evaluation use these names and
+nothing below them.
+"""
+
+from assistant.answering.refusal import REFUSAL_HINT
+from assistant.answers import Answer, Citation, Passage, Quote, Source, SourceRef
 from assistant.core import Assistant
-from assistant.retrieval import Filters
-from assistant.settings import Settings
-from index.errors import (
+from assistant.dates import parse_date
+from assistant.errors import (
     AssistantError,
     ConfigError,
     EmptyIndexError,
@@ -13,21 +17,48 @@ from index.errors import (
     QuestionError,
     StoreError,
 )
+from assistant.feedback import Feedback, Rating
+from assistant.library import Library, count_items
+from assistant.preflight import check_answerer
+from assistant.retrieval import Filters
+from assistant.settings import SECRET_FIELDS, Settings
+from index.embeddings import offline_environment
+from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
+from index.pipeline import Failure, IngestReport
+from index.store import ArticleRecord, StoreStats
+
+# every suffix ingest reads, plain or gzipped (the web app's upload accepts exactly these)
+INGEST_SUFFIXES: frozenset[str] = frozenset(SUPPORTED_EXTS | GZIP_EXTS)
 
 __all__ = [
+    "INGEST_SUFFIXES",
+    "REFUSAL_HINT",
+    "SECRET_FIELDS",
     "Answer",
+    "ArticleRecord",
     "Assistant",
     "AssistantError",
     "Citation",
     "ConfigError",
     "EmptyIndexError",
+    "Failure",
+    "Feedback",
     "Filters",
     "IngestError",
+    "IngestReport",
+    "Library",
     "LoadError",
     "Passage",
     "QuestionError",
+    "Quote",
+    "Rating",
     "Settings",
     "Source",
     "SourceRef",
     "StoreError",
+    "StoreStats",
+    "check_answerer",
+    "count_items",
+    "offline_environment",
+    "parse_date",
 ]

@@ -1,3 +1,3 @@
-from assistant.cli import main
+from assistant.faces.cli import main
 
 main()

@@ -96,12 +96,3 @@ def load_options(settings: Settings) -> LoadOptions:
         max_file_bytes=settings.max_file_mb * 1024 * 1024,
         max_article_chars=settings.max_article_chars,
     )
-
-
-def ensure_sample(settings: Settings) -> int:
-    """Ingest the built-in sample articles when the index is empty; returns how many went in."""
-    ing = ingestor(settings)
-    if not ing.store.is_empty():
-        return 0
-    report = ing.ingest_paths([SAMPLES_DIR], load_options(settings))
-    return len(report.new)

@@ -10,7 +10,6 @@ asst.chat("session-1", "and who ordered it?")
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -19,13 +18,14 @@ from typing import Any
 from assistant import components
 from assistant.answering import Answerer, Condenser, RuleCondenser, make_answerer, make_condenser
 from assistant.answering.injection import defuse
-from assistant.answers import Answer
+from assistant.answers import Answer, Passage
 from assistant.chat import SessionStore, Turn
+from assistant.errors import EmptyIndexError, QuestionError
+from assistant.feedback import Feedback, FeedbackStore, Rating
+from assistant.library import Library
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
 from index.articles import clean_str
-from index.errors import EmptyIndexError, QuestionError
-from index.loaders import Loaded, parse_record
 from index.pipeline import Ingestor, IngestReport, ProgressFn
 from index.store import ArticleRecord, ChromaStore, StoreStats
 
@@ -49,7 +49,8 @@ class Assistant:
         # rewrites a chat follow-up into a standalone question before retrieval
         self.condenser: Condenser = condenser or RuleCondenser()
         self.sessions = SessionStore(settings.max_sessions)
-        self._ingest_lock = threading.Lock()
+        self.library = Library(settings, self.store, ingestor)
+        self.feedback = FeedbackStore(settings.data_dir)  # one store, so one lock, for all faces
 
     @classmethod
     def from_settings(
@@ -169,52 +170,63 @@ class Assistant:
     def reset(self, session_id: str) -> None:
         self.sessions.reset(session_id)
 
+    # -- the two steps of an answer, for evaluation -------------------------------------
+    def retrieve(self, question: str, k: int, *, as_of: datetime | None = None) -> list[Passage]:
+        """The ``k`` passages :meth:`ask` would answer ``question`` from (no filters)."""
+        return self.retriever.retrieve(question, k, as_of=as_of).passages
+
+    def read(self, question: str, passages: list[Passage], as_of: datetime | None = None) -> Answer:
+        """Answer ``question`` from ``passages`` as :meth:`ask` does after retrieving them."""
+        return self.answerer.answer(question, defuse(passages), as_of)
+
+    def restore_turn(self, session_id: str, answer: Answer, standalone: str | None = None) -> None:
+        """Add an earlier turn to a session, e.g. read back from a Slack thread after a
+        restart; ``standalone`` is the form the question was answered as."""
+        self.sessions.add(session_id, Turn(answer.question, standalone or answer.question, answer))
+
+    # -- feedback --------------------------------------------------------------------------
+    def record_feedback(
+        self, rating: Rating, answer: Answer, channel: str = "ui", **extra: Any
+    ) -> Feedback:
+        """Keep a thumbs up/down on ``answer`` with every face's feedback, in one file."""
+        return self.feedback.record(rating, answer, channel, **extra)
+
     # -- the index -------------------------------------------------------------------------
+    @staticmethod
+    def open_library(
+        settings: Settings | None = None,
+        collection: str | None = None,
+        *,
+        with_model: bool = True,
+    ) -> Library:
+        """The index alone, for commands that do not answer: with ``with_model=False`` it
+        opens in a fraction of a second, for listing, showing, deleting and stats."""
+        return Library.open(settings or Settings.load(), collection, with_model=with_model)
+
     def ingest_paths(
         self, paths: Iterable[str | os.PathLike[str]], progress: ProgressFn | None = None
     ) -> IngestReport:
         """Ingest files or folders; the new articles are searchable when this returns."""
-        with self._ingest_lock:
-            return self.ingestor.ingest_paths(
-                paths, components.load_options(self.settings), progress
-            )
+        return self.library.ingest_paths(paths, progress)
 
     def ingest_records(
         self, records: Iterable[dict[str, Any]], origin: str = "request"
     ) -> IngestReport:
         """Ingest article records (``{"title", "text", "url", "source", "published"}``)."""
-
-        def loaded() -> Iterator[Loaded]:
-            for i, record in enumerate(records, 1):
-                where = f"{origin}[{i}]"
-                try:
-                    article, warnings = parse_record(record, dict(self.settings.field_map))
-                except Exception as exc:  # reported per record; the others go in
-                    from index.errors import LoadError
-
-                    err = exc if isinstance(exc, LoadError) else LoadError(str(exc), where)
-                    yield Loaded(where, None, err)
-                else:
-                    yield Loaded(where, article, warnings=[f"{where}: {w}" for w in warnings])
-
-        with self._ingest_lock:
-            return self.ingestor.ingest(loaded())
+        return self.library.ingest_records(records, origin)
 
     def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
-        return self.store.list_articles(source)
+        return self.library.list_articles(source)
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
-        return self.store.get_article(article_id)
+        return self.library.get_article(article_id)
 
     def delete_articles(self, article_ids: list[str]) -> int:
-        with self._ingest_lock:
-            return self.store.delete_articles(article_ids)
+        return self.library.delete_articles(article_ids)
 
     def stats(self) -> StoreStats:
-        return self.store.stats()
+        return self.library.stats()
 
     def ensure_sample(self) -> int:
         """Ingest the built-in sample articles when the index is empty."""
-        if not self.store.is_empty():
-            return 0
-        return len(self.ingest_paths([components.SAMPLES_DIR]).new)
+        return self.library.ensure_sample()

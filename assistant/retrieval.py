@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from assistant.answers import Passage
+from assistant.dates import parse_date
 from index.embeddings import Embedder
 from index.errors import ConfigError
 from index.store import ChromaStore, ChunkHit
@@ -43,15 +44,8 @@ class Filters(BaseModel):
     @field_validator("since", "until", mode="before")
     @classmethod
     def _dates(cls, value: Any) -> Any:
-        if isinstance(value, date) and not isinstance(value, datetime):
-            return datetime.combine(value, dtime.min, tzinfo=UTC)
-        if isinstance(value, str) and value.strip():
-            from index.articles import parse_published
-
-            parsed = parse_published(value)
-            if parsed is None:
-                raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
-            return parsed
+        if isinstance(value, str | date) and not isinstance(value, datetime):
+            return parse_date(value)
         return value or None
 
     def bounds(self) -> tuple[int | None, int | None]:

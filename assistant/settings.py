@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, description="xapp-… token for Socket Mode")
     slack_signing_secret: SecretStr | None = Field(None, description="verifies HTTP events")
     slack_port: int = Field(3000, description="port of the Slack events endpoint (HTTP mode)")
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API the bot calls (a stand-in to test)"
+    )
 
     # ingest
     ingest_batch_chunks: int = Field(256, ge=1, description="chunks embedded and written at once")
@@ -177,6 +180,14 @@ class Settings(BaseSettings):
         None,
         description="derived model files: the int8 ONNX export, calibration outcomes (unset: "
         "$XDG_CACHE_HOME/newsroom-assistant, else ~/.cache/newsroom-assistant)",
+    )
+
+    # the faces (added last to keep merges of the fields above simple)
+    ui_concurrency: int = Field(
+        10, ge=1, description="answers and uploads the web app runs at once"
+    )
+    slack_host: str = Field(
+        "127.0.0.1", description="address of the Slack events endpoint (HTTP mode)"
     )
 
     @field_validator("chroma_host", "llm_base_url")

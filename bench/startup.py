@@ -10,19 +10,24 @@ file cache is warm after the first run, as on a machine in use). Prints min / me
 wall seconds per command and writes JSON to ``bench/out/startup.json``, with the load
 average before and after, since other jobs on the machine inflate every figure. Then one
 more process shows where a cold ``ask`` spends its time (imports, model, index, question,
-and spaCy's NER model, which the extractive reader loads at the first question).
+and spaCy's NER model, which the extractive reader loads at the first question). Last,
+``ask`` again with ``assistant serve`` running on the data dir (``--no-server`` skips it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,7 +70,7 @@ t = time.perf_counter(); steps = {}
 def lap(name):
     global t
     now = time.perf_counter(); steps[name] = round(now - t, 3); t = now
-import assistant.cli; lap("python + assistant (CLI, settings, core)")
+import assistant.faces.cli; lap("python + assistant (CLI, settings, core)")
 import torch; lap("import torch")
 import sentence_transformers; lap("import transformers + sentence-transformers")
 import chromadb; lap("import chromadb")
@@ -92,10 +97,41 @@ def phases(env: dict[str, str]) -> dict[str, float]:
     return steps
 
 
+@contextlib.contextmanager
+def running_server(env: dict[str, str]) -> Iterator[None]:
+    """`assistant serve` on the data dir, ready (and warmed by one question), until the block
+    ends: `ask` then sends its question there."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        timed(COMMANDS["ask"][0], None, env)  # the server's first question loads spaCy
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data-dir", type=Path, help="an existing index (default: the sample)")
+    parser.add_argument(
+        "--no-server", action="store_true", help="skip `ask` with `assistant serve` running"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "startup.json")
     args = parser.parse_args()
 
@@ -115,6 +151,18 @@ def main() -> None:
     print(f"{'command':<20} {'min':>7} {'median':>7} {'max':>7}   (seconds, {args.runs} runs)")
     for name, (cmd, stdin) in COMMANDS.items():
         runs = [timed(cmd, stdin, env) for _ in range(args.runs)]
+        rows[name] = {
+            "runs": [round(s, 3) for s in runs],
+            "min": round(min(runs), 3),
+            "median": round(statistics.median(runs), 3),
+            "max": round(max(runs), 3),
+        }
+        r = rows[name]
+        print(f"{name:<20} {r['min']:>7.2f} {r['median']:>7.2f} {r['max']:>7.2f}", flush=True)
+    if not args.no_server:
+        name = "ask (server running)"
+        with running_server(env):
+            runs = [timed(COMMANDS["ask"][0], None, env) for _ in range(args.runs)]
         rows[name] = {
             "runs": [round(s, 3) for s in runs],
             "min": round(min(runs), 3),

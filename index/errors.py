@@ -1,4 +1,5 @@
-"""One exception hierarchy for the whole project (``assistant`` re-exports it)."""
+"""The base of the project's one exception hierarchy, and the index's own errors
+(``assistant.errors`` adds the answering errors; ``assistant`` re-exports them all)."""
 
 
 class AssistantError(Exception):
@@ -26,11 +27,3 @@ class LoadError(IngestError):
 
 class StoreError(AssistantError):
     """The vector store could not be reached or is in an unexpected state."""
-
-
-class QuestionError(AssistantError):
-    """A question cannot be answered as asked (empty, too long, ...)."""
-
-
-class EmptyIndexError(AssistantError):
-    """There are no articles to answer from."""

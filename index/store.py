@@ -150,6 +150,11 @@ def _record(id: str, meta: dict[str, Any], text: str | None = None) -> ArticleRe
     )
 
 
+def local_path(data_dir: Path | str) -> Path:
+    """Where the embedded Chroma index of ``data_dir`` lives."""
+    return Path(data_dir) / "chroma"
+
+
 def make_client(
     data_dir: Path | str, host: str | None = None, port: int = 8000, fresh: bool = False
 ) -> Any:
@@ -164,7 +169,7 @@ def make_client(
         if host:
             return chromadb.HttpClient(host=host, port=port, settings=settings)
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-        path = str(Path(data_dir) / "chroma")
+        path = str(local_path(data_dir))
         if fresh:
             return _fresh_persistent_client(path, settings)
         return chromadb.PersistentClient(path=path, settings=settings)

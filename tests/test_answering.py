@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import corpus_rows
 
 from assistant import Answer, Assistant, EmptyIndexError, Filters, QuestionError, Settings
 from assistant.answering.condense import RuleCondenser, is_follow_up
 from assistant.retrieval import Mode, Retriever
-from tests.conftest import corpus_rows
 
 SAMPLE_Q = "How many Guard members were deployed?"
 

@@ -71,6 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
     # nothing a client saw may have been a traceback; the log keeps them
     assert "Traceback" not in log_path.read_text(), log_path.read_text()
+    assert not (tmp / "data" / "server.json").exists()  # a stopped server is not announced
 
 
 def sample_article() -> dict[str, str]:
@@ -95,6 +96,99 @@ def test_auth_is_required_when_a_token_is_set(server: Server) -> None:
         assert wrong.status_code == 401
         assert c.get("/v1/articles", headers={"Authorization": TOKEN}).status_code == 401
         assert c.get("/v1/articles", headers=server.auth).status_code == 200
+
+
+def test_ask_uses_the_server_running_on_the_same_data_dir(server: Server) -> None:
+    """`assistant ask` sends the question to a ready server of this data dir: no torch, no
+    model load in the CLI process, and the server's answer."""
+    record = json.loads((server.data / "server.json").read_text())
+    assert record["url"] == server.url
+    question = "How many Guard members were deployed?"
+    with server.client(headers=server.auth) as c:
+        added = c.post("/v1/articles", json=[sample_article()]).json()
+        expected = c.post("/v1/ask", json={"question": question}).json()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env |= {"ASSISTANT_DATA_DIR": str(server.data), "ASSISTANT_API_TOKEN": TOKEN}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "assistant", "ask", question, "--json"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=server.data.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"answered by the server at {server.url}" in done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["answer"] == expected["answer"] and "2,000" in answer["answer"]
+    assert answer["citations"] and answer["citations"][0]["url"] == sample_article()["url"]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert not imported & {"torch", "sentence_transformers", "chromadb", "spacy"}
+    with server.client(headers=server.auth) as c:  # the other tests start from an empty index
+        for article_id in added["new"]:
+            assert c.delete(f"/v1/articles/{article_id}").status_code == 204
+
+
+def test_ask_does_not_use_a_server_it_should_not(server: Server, tmp_path: Path) -> None:
+    from assistant import Settings
+    from assistant.faces.running import SERVER_FILE, find_server
+
+    assert find_server(Settings.load(data_dir=server.data)) == server.url
+    # other answer settings: the server would answer differently
+    assert find_server(Settings.load(data_dir=server.data, top_k=7)) is None
+    # a file left by a server that is gone (its process id is not running)
+    stale = tmp_path / "data"
+    stale.mkdir()
+    record = json.loads((server.data / SERVER_FILE).read_text())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    settings = Settings.load(data_dir=stale)
+    from assistant.faces.running import fingerprint
+
+    record |= {"pid": int(dead.stdout), "settings": fingerprint(settings)}
+    (stale / SERVER_FILE).write_text(json.dumps(record))
+    assert find_server(settings) is None
+    record["pid"] = os.getpid()  # alive, but not a server of this data dir
+    record["url"] = f"http://127.0.0.1:{free_port()}"
+    (stale / SERVER_FILE).write_text(json.dumps(record))
+    assert find_server(settings) is None
+
+
+def test_every_error_is_detail_and_error(server: Server) -> None:
+    """README: API errors are JSON {"detail", "error"}, whichever layer answers them."""
+    big = b'{"question": "' + b"x" * LIMIT + b'"}'
+    with server.client() as c:
+        authed = dict(server.auth)
+        cases = {
+            "401": c.get("/v1/articles"),
+            "401 wrong": c.get("/v1/articles", headers={"Authorization": "Bearer nope"}),
+            "404 route": c.get("/v1/no-such-thing", headers=authed),
+            "404 article": c.get("/v1/articles/no-such-id", headers=authed),
+            "405": c.put("/v1/ask", json={"question": "x"}, headers=authed),
+            "413": c.post("/v1/ask", content=big, headers=authed),
+            "415": c.post("/v1/articles", content=b"x", headers=authed),
+            "422 schema": c.post("/v1/ask", json={"k": 3}, headers=authed),
+            "422 question": c.post("/v1/ask", json={"question": " "}, headers=authed),
+            "400 json": c.post(
+                "/v1/articles",
+                content=b"{nope",
+                headers={**authed, "content-type": "application/json"},
+            ),
+        }
+    names = {}
+    for case, res in cases.items():
+        assert res.status_code == int(case[:3]), (case, res.status_code, res.text)
+        body = res.json()
+        assert body.keys() >= {"detail", "error"}, (case, body)
+        assert body["detail"] and isinstance(body["error"], str), (case, body)
+        names[case] = body["error"]
+    assert names["401"] == names["401 wrong"] == "unauthorized"
+    assert cases["401"].headers["www-authenticate"] == "Bearer"
+    assert names["404 route"] == names["404 article"] == "not_found"
+    assert names["405"] == "method_not_allowed" and names["413"] == "too_large"
+    assert names["415"] == "unsupported_media_type" and names["400 json"] == "bad_request"
+    assert names["422 schema"] == "invalid_request" and names["422 question"] == "question"
+    assert cases["422 schema"].json()["detail"][0]["loc"] == ["body", "question"]
 
 
 def test_ingest_then_ask_then_delete(server: Server) -> None:
@@ -259,7 +353,7 @@ def test_cors_only_for_configured_origins_and_docs(server: Server) -> None:
 def test_cors_is_off_by_default(data_env: Path) -> None:
     from fastapi.middleware.cors import CORSMiddleware
 
-    from assistant.api import create_app
+    from assistant.faces.api import create_app
     from assistant.settings import Settings
 
     app = create_app(Settings.load())
@@ -296,11 +390,12 @@ def test_not_ready_when_the_assistant_cannot_start(tmp_path: Path) -> None:
                 break
             assert ready.status_code == 503, ready.text  # never ready
             time.sleep(0.3)
-        assert ready.status_code == 503
+        assert ready.status_code == 503 and ready.json()["error"] == "unavailable"
         assert "no-such-model" in ready.json()["detail"]
         assert httpx.get(f"{url}/healthz").status_code == 200
         ask = httpx.post(f"{url}/v1/ask", json={"question": "Guard?"})
         assert ask.status_code == 503 and "could not start" in ask.json()["detail"]
+        assert ask.json()["error"] == "unavailable"
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -84,7 +84,7 @@ def test_filters_reach_retrieval(app_url: str) -> None:
 
 def test_article_markup_is_escaped_in_every_rendering() -> None:
     from assistant.answers import Answer, Citation, Passage
-    from assistant.ui_render import answer_html, chat_html, sources_html
+    from assistant.faces.web.render import answer_html, chat_html, sources_html
 
     text = 'Body <img src=x onerror="alert(1)"> says <script>alert(2)</script> yes.'
     evil = "<script>alert('t')</script>"
@@ -113,7 +113,7 @@ def test_article_markup_is_escaped_in_every_rendering() -> None:
 def test_ui_subcommand_is_registered() -> None:
     from typer.testing import CliRunner
 
-    from assistant.cli import app
+    from assistant.faces.cli import app
 
     result = CliRunner().invoke(app, ["ui", "--help"])
     assert result.exit_code == 0
@@ -145,7 +145,7 @@ def test_uploads_are_removed_once_ingested(tmp_path: Path, monkeypatch: pytest.M
 def test_one_card_per_cited_article_with_every_quote_marked() -> None:
     from answer_samples import FIRST, SECOND, doubled_answer
 
-    from assistant.ui_render import sources_html
+    from assistant.faces.web.render import sources_html
 
     html = sources_html([doubled_answer()])
     assert html.count('class="src-card"') == 1 and html.count("[1]") == 1
@@ -155,7 +155,7 @@ def test_one_card_per_cited_article_with_every_quote_marked() -> None:
 def test_date_boxes_read_dates_as_the_api_does() -> None:
     from gradio import Error
 
-    from assistant.ui import filter_date
+    from assistant.faces.web.ui import filter_date
 
     assert filter_date("Published since", " 2025-06-10 ") == datetime(2025, 6, 10)
     assert filter_date("Published since", "2025-06-10T08:30:00Z") == datetime(
@@ -168,7 +168,7 @@ def test_date_boxes_read_dates_as_the_api_does() -> None:
 
 
 def test_upload_takes_exactly_what_ingest_reads() -> None:
-    from assistant.ui import UPLOAD_TYPES
+    from assistant.faces.web.ui import UPLOAD_TYPES
     from index.loaders import SUPPORTED_EXTS
 
     assert set(UPLOAD_TYPES) == SUPPORTED_EXTS | {".gz", ".gzip"}

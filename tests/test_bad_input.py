@@ -137,7 +137,7 @@ def test_wrong_typed_fields_never_cost_the_article_or_the_run(data_env: Path) ->
     with a warning; a blank id gets a derived one instead of failing the whole batch."""
     from typer.testing import CliRunner
 
-    from assistant.cli import app
+    from assistant.faces.cli import app
 
     dump = _wrong_typed_dump(data_env.parent / "odd.jsonl")
     result = CliRunner().invoke(app, ["ingest", str(data_env.parent / "odd.jsonl")])

@@ -17,9 +17,9 @@ from answer_samples import AS_OF, FIRST, SECOND, VOLCANO_Q, doubled_answer, volc
 from conftest import FIXTURES, ROOT, SAMPLE, corpus_rows, index_state, write_jsonl
 from typer.testing import CliRunner
 
-from assistant import components
-from assistant.cli import app
-from assistant.cli_ask import print_answer
+from assistant import Assistant, components
+from assistant.faces.cli import app
+from assistant.faces.cli.ask import print_answer
 from assistant.settings import Settings
 from index.errors import ConfigError
 from index.loaders import load_path
@@ -111,8 +111,8 @@ def test_console_script_and_python_m(data_env: Path) -> None:
 
 def test_sample_is_ingested_once_on_an_empty_index(data_env: Path) -> None:
     settings = Settings.load()
-    assert components.ensure_sample(settings) == 1
-    assert components.ensure_sample(settings) == 0
+    assert Assistant.open_library(settings).ensure_sample() == 1
+    assert Assistant.open_library(settings).ensure_sample() == 0
     (record,) = components.store(settings).list_articles()
     assert record.title.startswith("Tensions escalated in Los Angeles")
 
@@ -209,7 +209,7 @@ def test_sources_list_each_cited_article_once(capsys: pytest.CaptureFixture[str]
 def test_ask_says_it_is_loading_and_prints_sources(data_env: Path) -> None:
     """A cold `ask` as a whole process: a line on stderr while the model loads, then the
     answer and its numbered sources on stdout."""
-    assert components.ensure_sample(Settings.load()) == 1
+    assert Assistant.open_library(Settings.load()).ensure_sample() == 1
     done = subprocess.run(
         [sys.executable, "-m", "assistant", "ask", "How many Guard members were deployed?"],
         capture_output=True,
@@ -225,7 +225,7 @@ def test_ask_says_it_is_loading_and_prints_sources(data_env: Path) -> None:
 def test_llm_misconfiguration_is_reported_before_loading_anything(
     data_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert components.ensure_sample(Settings.load()) == 1
+    assert Assistant.open_library(Settings.load()).ensure_sample() == 1
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_ANSWERER": "llm"}
     env.pop("ASSISTANT_LLM_MODEL", None)
     command = [sys.executable, "-X", "importtime", "-m", "assistant", "ask", "Who?"]
@@ -247,7 +247,7 @@ def _imported(importtime: str, module: str) -> bool:
 
 
 def test_record_commands_do_not_import_torch(data_env: Path) -> None:
-    assert components.ensure_sample(Settings.load()) == 1
+    assert Assistant.open_library(Settings.load()).ensure_sample() == 1
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for args in (["stats"], ["articles", "list"]):
         done = subprocess.run(
@@ -263,7 +263,7 @@ def test_record_commands_do_not_import_torch(data_env: Path) -> None:
 
 
 def test_chat_ignores_empty_lines_and_quits_on_quit(data_env: Path) -> None:
-    assert components.ensure_sample(Settings.load()) == 1
+    assert Assistant.open_library(Settings.load()).ensure_sample() == 1
     assert "/quit" in _run("chat", "--help")[1]
     result = runner.invoke(app, ["chat"], input="\nHow many Guard members were deployed?\n/quit\n")
     assert result.exit_code == 0, result.output

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT, SAMPLE, require_shared, write_jsonl
 
 from assistant import Assistant, Settings
 from assistant.answers import Answer, Citation, Passage, SourceRef
@@ -20,7 +21,6 @@ from assistant.evaluation import evaluate, load_questions
 from assistant.evaluation import metrics as m
 from assistant.evaluation.summary import summarize
 from index.errors import ConfigError
-from tests.conftest import ROOT, SAMPLE, require_shared, write_jsonl
 
 
 def passage(article_id: str, text: str, also: list[str] | None = None) -> Passage:

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from assistant.api import create_app
 from assistant.core import Assistant
+from assistant.faces.api import create_app
 from assistant.settings import Settings
 
 

@@ -8,11 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import QUESTIONS_2025, corpus_rows
 
 from index.bm25 import word_starts
 from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
 from index.text import query_terms
-from tests.conftest import QUESTIONS_2025, corpus_rows
 
 _WORDS = re.compile(r"[^\W_]+")
 

@@ -15,7 +15,7 @@ from conftest import SAMPLE
 from typer.testing import CliRunner
 
 from assistant import Assistant
-from assistant.cli import app
+from assistant.faces.cli import app
 from assistant.settings import Settings
 from index.embeddings import COMPILE_AFTER_ROWS, SentenceTransformerEmbedder
 from index.errors import ConfigError

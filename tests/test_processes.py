@@ -234,7 +234,7 @@ def test_cli_ingest_exits_0_with_no_thread_left_behind(tmp_path: Path) -> None:
         "    names = [t.name for t in threading.enumerate() if t is not threading.main_thread()]\n"
         "    sys.stderr.write(f'THREADS LEFT: {names}\\n')\n"
         "atexit.register(left)\n"
-        "from assistant.cli import main\n"
+        "from assistant.faces.cli import main\n"
         f"sys.argv = ['assistant', 'ingest', {str(path)!r}]\n"
         "main()\n"
     )

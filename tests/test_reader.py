@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CORPUS_2025, QUESTIONS_2025, ROOT, SAMPLE, require_shared
 
 from assistant import Assistant, Settings
 from assistant.answering import ExtractiveAnswerer, features
@@ -22,7 +23,6 @@ from assistant.answering.entities import entities
 from assistant.answering.model import CANDIDATE, QUESTION, load_model
 from assistant.answering.questions import Kind, analyse
 from index.errors import ConfigError
-from tests.conftest import CORPUS_2025, QUESTIONS_2025, ROOT, SAMPLE, require_shared
 
 WRITTEN = ROOT / "bench" / "reader" / "unanswerable.jsonl"
 N_QUESTIONS = 40  # the first questions of the 2025 set; their gold articles are indexed

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +18,14 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import SAMPLE, free_port
+from conftest import ROOT, SAMPLE, free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from slack_fake import BOT_ID, BOT_USER, FakeSlack
 
-from assistant.slack import PLACEHOLDER
+from assistant import ConfigError
+from assistant.faces.slack import PLACEHOLDER
+from assistant.faces.slack_local import BOT_ID, BOT_USER
+from assistant.faces.slack_local import LocalSlack as FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 _ids = iter(range(1, 10_000))
@@ -98,7 +103,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     from slack_sdk import WebClient
 
     from assistant import Assistant, Settings
-    from assistant.slack import build_app, events_app
+    from assistant.faces.slack import build_app, events_app
 
     data = tmp_path_factory.mktemp("slack") / "data"
     settings = Settings.load(data_dir=data, slack_signing_secret=SECRET)
@@ -393,7 +398,7 @@ def test_the_notification_text_is_escaped_like_the_blocks(bot: Bot) -> None:
 def test_blocks_list_each_cited_article_once() -> None:
     from answer_samples import FIRST, SECOND, doubled_answer
 
-    from assistant.slack import answer_blocks
+    from assistant.faces.slack import answer_blocks
 
     blocks = answer_blocks(doubled_answer())
     sources = next(
@@ -402,3 +407,76 @@ def test_blocks_list_each_cited_article_once() -> None:
     assert sources.count("*[1]*") == 1 and "Chipotle raises prices" in sources
     assert FIRST not in sources  # already quoted in the answer text
     assert f"> “{SECOND}”" in sources
+
+
+def test_demo_shows_a_threaded_cited_answer_in_one_command(tmp_path: Path) -> None:
+    """README: `assistant slack --demo QUESTION` tries the bot with no Slack and no tokens."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env |= {"ASSISTANT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    question = "How many Guard members were deployed?"
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "slack", "--demo", question],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"#demo  reporter: @newsroom-assistant {question}"
+    assert lines[1] == "  └ newsroom-assistant (in the thread):"
+    reply = "\n".join(lines[2:])
+    assert lines[2].strip() == "2,000 [1]", done.stdout  # the answer, cited
+    assert "deploy 2,000 National Guard members" in reply  # its quoted evidence
+    assert "    Sources\n    [1] " in reply  # the numbered source list
+    assert "[👍 Helpful]" in reply
+    assert "<@" not in reply and "&gt;" not in reply and "*[1]*" not in reply  # as shown
+    assert "ingested the built-in sample" in done.stderr  # an empty index gets the sample
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "http", "says"),
+    [
+        ({}, False, "no Slack tokens are set. Socket Mode (the default) needs "
+         "ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN; HTTP mode (--http) needs "
+         "ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET; to try the bot "
+         "locally without Slack: assistant slack --demo"),
+        ({}, True, "HTTP mode (--http, or no app token) needs ASSISTANT_SLACK_BOT_TOKEN and "
+         "ASSISTANT_SLACK_SIGNING_SECRET (not set)"),
+        ({"BOT_TOKEN": "xoxb-1"}, False, "HTTP mode (--http, or no app token) needs "
+         "ASSISTANT_SLACK_SIGNING_SECRET (not set)"),
+        ({"APP_TOKEN": "xapp-1"}, False, "Socket Mode needs ASSISTANT_SLACK_BOT_TOKEN (not set)"),
+    ],
+)  # fmt: skip
+def test_missing_tokens_say_which_mode_needs_which(
+    env: dict[str, str], http: bool, says: str, data_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant import Settings
+    from assistant.faces.slack import run
+
+    for name in ("BOT_TOKEN", "APP_TOKEN", "SIGNING_SECRET"):
+        monkeypatch.delenv(f"ASSISTANT_SLACK_{name}", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(f"ASSISTANT_SLACK_{name}", value)
+    with pytest.raises(ConfigError) as caught:
+        run(Settings.load(), http=http)
+    assert says in str(caught.value)
+    assert "--demo" in str(caught.value)
+
+
+def test_unreachable_slack_is_said_plainly(bot: Bot) -> None:
+    from assistant import Settings
+    from assistant.faces.slack import build_app
+
+    url = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    settings = Settings.load(
+        data_dir=bot.data, slack_bot_token="xoxb-1", slack_signing_secret=SECRET, slack_api_url=url
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_app(bot.asst, settings)
+    message = str(caught.value)
+    assert message.startswith(f"Slack could not be reached at {url} (")
+    assert "ASSISTANT_SLACK_API_URL" in message
+    assert "urlopen error" not in message

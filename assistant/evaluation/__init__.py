@@ -19,16 +19,19 @@ from assistant.evaluation import report as rep
 from assistant.evaluation.compare import compare
 from assistant.evaluation.questions import BadRow, EvalQuestion, QuestionSet, load_questions
 from assistant.evaluation.runner import RECALL_KS, ProgressFn, run
-from assistant.evaluation.summary import summarize
+from assistant.evaluation.summary import HEADLINE, format_metric, headline_value, summarize
 from assistant.settings import SECRET_FIELDS
 from index.pipeline import IngestReport
 
 __all__ = [
+    "HEADLINE",
     "BadRow",
     "EvalQuestion",
     "QuestionSet",
     "compare",
     "evaluate",
+    "format_metric",
+    "headline_value",
     "load_questions",
     "summarize",
 ]

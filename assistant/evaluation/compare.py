@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.evaluation import report as rep
-from assistant.evaluation.summary import HEADLINE, LOWER_IS_BETTER, headline_value
+from assistant.evaluation.summary import HEADLINE, format_delta, format_metric, headline_value
 
 _SETTING_KEYS = (
     "answerer", "retrieval_mode", "top_k", "retrieval_candidates", "recency_days",
@@ -18,23 +18,6 @@ _RUN_KEYS = {"k": "--k (passages answered from)"}
 _QUESTION_CHARS = 90
 
 
-def _cell(value: float | None, key: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.1f}" if key.endswith(("p50", "p95")) else f"{value:.3f}"
-
-
-def _delta(a: float | None, b: float | None, key: str) -> str:
-    if a is None or b is None:
-        return ""
-    d = b - a
-    if abs(d) < 1e-12:
-        return "="
-    text = f"{d:+.1f}" if key.endswith(("p50", "p95")) else f"{d:+.3f}"
-    better = d < 0 if key in LOWER_IS_BETTER else d > 0
-    return f"{text} {'better' if better else 'worse'}"
-
-
 def compare(run_a: str | Path, run_b: str | Path, show: int = 10) -> str:
     """A plain-text comparison of two runs (out dirs or report.json files)."""
     a, recs_a = rep.load(run_a)
@@ -43,7 +26,8 @@ def compare(run_a: str | Path, run_b: str | Path, show: int = 10) -> str:
     for section, key, label in HEADLINE:
         va = headline_value(a["summary"], section, key)
         vb = headline_value(b["summary"], section, key)
-        rows.append((label, _cell(va, key), _cell(vb, key), _delta(va, vb, key)))
+        shown = format_metric(va, key), format_metric(vb, key), format_delta(va, vb, key)
+        rows.append((label, *shown))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [
         f"A: {run_a}  ({a['run'].get('started')}, commit {a['run'].get('git_commit')})",

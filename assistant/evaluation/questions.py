@@ -14,10 +14,11 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.dates import parse_date
 from index.errors import ConfigError
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -105,14 +106,10 @@ def _bool(value: Any, default: bool) -> bool:
 
 
 def _date(value: Any) -> datetime | None:
-    if value is None or str(value).strip() == "":
-        return None
-    text = str(value).strip().replace("/", "-")
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_date(None if value is None else str(value))
     except ValueError:
         raise ValueError(f"'date' is not a date (YYYY-MM-DD): {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_row(row: dict[str, Any], line: int, from_csv: bool = False) -> EvalQuestion:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.evaluation.metrics import percentile
-from assistant.evaluation.summary import HEADLINE, headline_value
+from assistant.evaluation.summary import HEADLINE, format_metric, headline_value
 
 PLOTS = {
     "recall": "recall_at_k.png",
@@ -60,12 +60,6 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "system": platform.platform()}  # fmt: skip
-
-
-def _fmt(value: float | None, key: str) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.1f}" if "p50" in key or "p95" in key else f"{value:.3f}"
 
 
 def plot(report: dict[str, Any], records: list[dict[str, Any]], out: Path) -> dict[str, str]:
@@ -164,7 +158,7 @@ def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:
         )
     lines += ["", "## Figures", "", "| metric | value |", "|---|---|"]
     for section, key, label in HEADLINE:
-        lines.append(f"| {label} | {_fmt(headline_value(s, section, key), key)} |")
+        lines.append(f"| {label} | {format_metric(headline_value(s, section, key), key)} |")
     lines += [
         "",
         "Headline accuracy: an acceptable answer, as a whole word, in the first line of the "
@@ -186,7 +180,8 @@ def markdown(report: dict[str, Any], plots: dict[str, str]) -> str:
     lines += ["## Plots", ""]
     lines += [f"![{titles[kind]}]({name})" for kind, name in plots.items()]
     lines += ["", "## Accuracy by question type", "", "| type | n | accuracy |", "|---|---|---|"]
-    lines += [f"| {t} | {g['n']} | {_fmt(g['accuracy'], t)} |" for t, g in s["by_type"].items()]
+    by_type = s["by_type"].items()
+    lines += [f"| {t} | {g['n']} | {format_metric(g['accuracy'], t)} |" for t, g in by_type]
     if report["bad_rows"]:
         lines += ["", "## Malformed rows (left out)", ""]
         lines += [f"- {b}" for b in report["bad_rows"]]

@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.answering.injection import defuse
 from assistant.answering.questions import analyse
-from assistant.answers import Answer
+from assistant.answers import Answer, Passage
 from assistant.core import Assistant
+from assistant.errors import EmptyIndexError
 from assistant.evaluation import metrics as m
 from assistant.evaluation.questions import EvalQuestion
-from index.errors import EmptyIndexError
 
 # Depths of the recall@k curve; retrieval always reaches the deepest of them.
 RECALL_KS = (1, 3, 5, 10)
@@ -45,11 +44,8 @@ def week_of(q: EvalQuestion) -> str | None:
     return f"{year}-W{week:02d}"
 
 
-def evaluate_one(
-    asst: Assistant, q: EvalQuestion, k: int, depth: int
-) -> tuple[dict[str, Any], Answer | None]:
-    """The per-question record (and the Answer) for one question."""
-    record: dict[str, Any] = {
+def _question_fields(q: EvalQuestion) -> dict[str, Any]:
+    return {
         "id": q.id,
         "line": q.line,
         "question": q.question,
@@ -60,26 +56,38 @@ def evaluate_one(
         "gold": q.answers,
         "gold_ids": q.gold_ids,
     }
-    pool = asst.retriever.candidates
+
+
+@dataclass
+class _Asked:
+    passages: list[Passage]  # retrieved ``depth`` deep, for the recall curve
+    top: list[Passage]  # the ``k`` the answer was read from
+    answer: Answer
+    retrieval_ms: float
+    answer_ms: float
+
+
+def _ask(asst: Assistant, q: EvalQuestion, k: int, depth: int) -> _Asked:
+    """Retrieve and read as ``Assistant.ask`` does, each step timed."""
+    pool = asst.settings.retrieval_candidates
     t = time.perf_counter()
-    try:
-        got = asst.retriever.retrieve(q.question, depth, as_of=q.date)
-        retrieval_ms = (time.perf_counter() - t) * 1000
-        top = got.passages[:k]
-        if max(pool, 4 * depth) != max(pool, 4 * k):  # see the module docstring
-            t = time.perf_counter()
-            top = asst.retriever.retrieve(q.question, k, as_of=q.date).passages
-            retrieval_ms = (time.perf_counter() - t) * 1000
+    passages = asst.retrieve(q.question, depth, as_of=q.date)
+    retrieval_ms = (time.perf_counter() - t) * 1000
+    top = passages[:k]
+    if max(pool, 4 * depth) != max(pool, 4 * k):  # see the module docstring
         t = time.perf_counter()
-        answer = asst.answerer.answer(q.question, defuse(top), q.date)  # as Assistant.stream
-        answer_ms = (time.perf_counter() - t) * 1000
-    except Exception as exc:  # one failing question is recorded; the run goes on
-        record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)
-        return record, None
-    passages = got.passages
+        top = asst.retrieve(q.question, k, as_of=q.date)
+        retrieval_ms = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    answer = asst.read(q.question, top, q.date)
+    return _Asked(passages, top, answer, retrieval_ms, (time.perf_counter() - t) * 1000)
+
+
+def _answer_fields(q: EvalQuestion, got: _Asked) -> dict[str, Any]:
+    answer, passages, gold = got.answer, got.passages, q.answers
     answered = not answer.refused
-    gold = q.answers
-    record.update(
+    short = answer.short_answer if q.answerable and answered and answer.short_answer else None
+    return dict(
         error=None,
         refused=answer.refused,
         answer=answer.answer,
@@ -87,21 +95,13 @@ def evaluate_one(
         confidence=answer.confidence,
         answerer=answer.answerer,
         verification=answer.verification.outcome if answer.verification else None,
-        retrieved=[p.article_id for p in top],
+        retrieved=[p.article_id for p in got.top],
         answer_rank=m.answer_rank(passages, gold) if gold else None,
         gold_rank=m.gold_rank(passages, q.gold_ids) if q.gold_ids else None,
         correct=m.is_correct(answer, gold) if q.answerable else None,
         correct_opening=m.in_opening(answer, gold) if q.answerable else None,
-        exact_match=(
-            m.exact_match(answer.short_answer, gold)
-            if q.answerable and answered and answer.short_answer
-            else None
-        ),
-        f1=(
-            m.token_f1(answer.short_answer, gold)
-            if q.answerable and answered and answer.short_answer
-            else None
-        ),
+        exact_match=m.exact_match(short, gold) if short else None,
+        f1=m.token_f1(short, gold) if short else None,
         citations=[
             {**check, "article_id": c.article_id, "quote": c.quote}
             for c, check in zip(
@@ -110,10 +110,23 @@ def evaluate_one(
                 strict=True,
             )
         ],
-        retrieval_ms=round(retrieval_ms, 2),
-        answer_ms=round(answer_ms, 2),
+        retrieval_ms=round(got.retrieval_ms, 2),
+        answer_ms=round(got.answer_ms, 2),
     )
-    return record, answer
+
+
+def evaluate_one(
+    asst: Assistant, q: EvalQuestion, k: int, depth: int
+) -> tuple[dict[str, Any], Answer | None]:
+    """The per-question record (and the Answer) for one question."""
+    record = _question_fields(q)
+    try:
+        got = _ask(asst, q, k, depth)
+    except Exception as exc:  # one failing question is recorded; the run goes on
+        record.update(error=f"{type(exc).__name__}: {exc}", refused=None, correct=None)
+        return record, None
+    record.update(_answer_fields(q, got))
+    return record, got.answer
 
 
 def run(
@@ -123,7 +136,7 @@ def run(
     progress: ProgressFn | None = None,
 ) -> EvalRun:
     """Evaluate ``questions`` against ``asst``'s index and answerer."""
-    if asst.store.is_empty():
+    if asst.library.is_empty():
         raise EmptyIndexError(
             f"the index ({asst.settings.data_dir}) holds no articles: ingest the corpus first "
             "(`assistant ingest PATH`, or `assistant eval ... --corpus PATH`)"

@@ -153,3 +153,26 @@ LOWER_IS_BETTER = {"false_refusals"} | {key for sec, key, _ in HEADLINE if sec =
 def headline_value(summary: dict[str, Any], section: str, key: str) -> float | None:
     value = summary.get(section, {}).get(key)
     return float(value) if isinstance(value, int | float) else None
+
+
+def _is_ms(key: str) -> bool:
+    return key.endswith(("p50", "p95"))  # latency percentiles, in milliseconds
+
+
+def format_metric(value: float | None, key: str) -> str:
+    """A figure as every report shows it: milliseconds to 0.1, rates to 0.001, "n/a"."""
+    if value is None:
+        return "n/a"
+    return f"{value:.1f}" if _is_ms(key) else f"{value:.3f}"
+
+
+def format_delta(a: float | None, b: float | None, key: str) -> str:
+    """The change from ``a`` to ``b`` in the same precision, and whether it is better."""
+    if a is None or b is None:
+        return ""
+    d = b - a
+    if abs(d) < 1e-12:
+        return "="
+    text = f"{d:+.1f}" if _is_ms(key) else f"{d:+.3f}"
+    better = d < 0 if key in LOWER_IS_BETTER else d > 0
+    return f"{text} {'better' if better else 'worse'}"

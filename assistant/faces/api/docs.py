@@ -13,7 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from index.errors import ConfigError
+from assistant import ConfigError
 
 STATIC_URL = "/docs-static"
 

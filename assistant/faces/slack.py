@@ -18,6 +18,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,14 +29,17 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from assistant.answering.refusal import REFUSAL_HINT
-from assistant.answers import Answer, Citation, Source
-from assistant.apiutil import BodyLimit
-from assistant.chat import Turn
-from assistant.core import Assistant
-from assistant.feedback import FeedbackStore, Rating
-from assistant.settings import Settings
-from index.errors import AssistantError, ConfigError
+from assistant import (
+    REFUSAL_HINT,
+    Answer,
+    Assistant,
+    AssistantError,
+    ConfigError,
+    Rating,
+    Settings,
+)
+from assistant.faces.api.bodies import BodyLimit
+from assistant.faces.present import SourceView, source_views
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,11 @@ PLACEHOLDER = ":mag: Searching the articles…"
 METADATA_EVENT = "newsroom_assistant_answer"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _SECTION_MAX = 2900  # Slack refuses section text over 3000 characters
+_MODES = (
+    "Socket Mode (the default) needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_APP_TOKEN; "
+    "HTTP mode (--http) needs ASSISTANT_SLACK_BOT_TOKEN and ASSISTANT_SLACK_SIGNING_SECRET; "
+    "to try the bot locally without Slack: assistant slack --demo QUESTION"
+)
 
 
 def escape(text: str) -> str:
@@ -54,14 +63,29 @@ def _clip(text: str, limit: int = _SECTION_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def source_line(c: Citation | Source) -> str:
+def _day(value: datetime) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def source_line(s: SourceView) -> str:
     """``*[1]* <url|title> — outlet, 8 Jun 2025``; a plain title when the URL is not web."""
-    title = escape(c.title).replace("|", "¦")
-    link = f"<{c.url}|{title}>" if c.url and c.url.startswith(("http://", "https://")) else title
-    meta = [escape(c.source)] if c.source else []
-    if c.published:
-        meta.append(f"{c.published.day} {c.published:%b %Y}")
-    return f"*[{c.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+    title = escape(s.title).replace("|", "¦")
+    link = f"<{s.url}|{title}>" if s.url else title
+    meta = [escape(s.outlet)] if s.outlet else []
+    if s.published:
+        meta.append(_day(s.published))
+    return f"*[{s.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+
+
+def also_in_line(s: SourceView) -> str | None:
+    """``_also in: Outlet B, 9 Jun 2025; Outlet C_``: the other outlets carrying the passage."""
+    if not s.also_in:
+        return None
+    copies = "; ".join(
+        escape(c.outlet or c.title) + (f", {_day(c.published)}" if c.published else "")
+        for c in s.also_in
+    )
+    return f"_also in: {copies}_"
 
 
 def to_mrkdwn(answer: Answer) -> tuple[str, str]:
@@ -78,11 +102,12 @@ def to_mrkdwn(answer: Answer) -> tuple[str, str]:
         quoted = line.lstrip().startswith(("“", '"'))
         lines.append(("> " if quoted else "") + escape(line))
     sources = []
-    for c in answer.sources:  # each cited article once, with its quotes
-        sources.append(source_line(c))
-        sources.extend(
-            f"> “{escape(q.quote)}”" for q in c.quotes if q.quote and q.quote not in answer.answer
-        )
+    for s in source_views(answer):  # each cited article once, with its quotes
+        sources.append(source_line(s))
+        sources.extend(f"> “{escape(q)}”" for q in s.quoted if q not in answer.answer)
+        also = also_in_line(s)
+        if also:
+            sources.append(also)
     return "\n".join(lines), "\n".join(sources)
 
 
@@ -119,12 +144,11 @@ def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
 
 
 class SlackBot:
-    """The listeners, with the Assistant, the feedback store and recent answers (for the
-    buttons) they share."""
+    """The listeners, with the Assistant and the recent answers (for the buttons) they
+    share."""
 
     def __init__(self, asst: Assistant, keep: int = 2000) -> None:
         self.asst = asst
-        self.feedback = FeedbackStore(asst.settings.data_dir)
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._keep = keep
@@ -230,8 +254,7 @@ class SlackBot:
                 refused=bool(p.get("refused")),
                 short_answer=p.get("short_answer") or None,
             )
-            turn = Turn(previous.question, str(p.get("standalone") or previous.question), previous)
-            self.asst.sessions.add(session, turn)
+            self.asst.restore_turn(session, previous, str(p.get("standalone") or "") or None)
 
     # -- feedback buttons ------------------------------------------------------------------
     def on_feedback(
@@ -252,7 +275,7 @@ class SlackBot:
             )
         rating: Rating = "up" if action.get("action_id") == "feedback_up" else "down"
         thread_ts = message.get("thread_ts") or message.get("ts")
-        self.feedback.record(
+        self.asst.record_feedback(
             rating, answer, channel="slack", session_id=f"{channel}:{thread_ts}", user=user
         )
         if user:
@@ -276,8 +299,10 @@ def build_app(
     token = settings.slack_bot_token
     if client is None:
         if token is None:
-            raise ConfigError("ASSISTANT_SLACK_BOT_TOKEN (the xoxb-… bot token) is not set")
-        client = WebClient(token=token.get_secret_value())
+            raise ConfigError(
+                f"ASSISTANT_SLACK_BOT_TOKEN (the xoxb-… bot token) is not set. {_MODES}"
+            )
+        client = WebClient(token=token.get_secret_value(), base_url=settings.slack_api_url)
     secret = settings.slack_signing_secret
     try:
         app = App(
@@ -286,6 +311,12 @@ def build_app(
             # without a signing secret only Socket Mode works; HTTP mode checks for one
             request_verification_enabled=secret is not None,
         )
+    except OSError as exc:  # Bolt checks the token with auth.test: no answer at all
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise ConfigError(
+            f"Slack could not be reached at {client.base_url} ({reason}): check the network, "
+            "or ASSISTANT_SLACK_API_URL if it is set"
+        ) from exc
     except Exception as exc:  # an auth.test refusal: a wrong or revoked token
         raise ConfigError(f"Slack did not accept the bot token: {exc}") from exc
     SlackBot(asst).register(app)
@@ -351,17 +382,22 @@ def events_app(app: App, max_body: int = 1_000_000) -> FastAPI:
 
 
 def run(
-    settings: Settings, http: bool = False, host: str = "127.0.0.1", port: int | None = None
+    settings: Settings, http: bool = False, host: str | None = None, port: int | None = None
 ) -> None:
     """``assistant slack``: Socket Mode with an app token (unless ``http``), else HTTP mode."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     socket_mode = settings.slack_app_token is not None and not http
-    if not socket_mode and settings.slack_signing_secret is None:
-        raise ConfigError(
-            "HTTP mode needs ASSISTANT_SLACK_SIGNING_SECRET (or set ASSISTANT_SLACK_APP_TOKEN "
-            "for Socket Mode)"
-        )
+    missing = [
+        f"ASSISTANT_SLACK_{name.upper()}"
+        for name in ("bot_token", "app_token" if socket_mode else "signing_secret")
+        if getattr(settings, f"slack_{name}") is None
+    ]
+    if settings.slack_bot_token is None and settings.slack_app_token is None and not http:
+        raise ConfigError(f"no Slack tokens are set. {_MODES}")
+    if missing:
+        mode = "Socket Mode" if socket_mode else "HTTP mode (--http, or no app token)"
+        raise ConfigError(f"{mode} needs {' and '.join(missing)} (not set). {_MODES}")
     app = build_app(Assistant.from_settings(settings), settings)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -372,4 +408,4 @@ def run(
         return
     import uvicorn
 
-    uvicorn.run(events_app(app), host=host, port=port or settings.slack_port)
+    uvicorn.run(events_app(app), host=host or settings.slack_host, port=port or settings.slack_port)

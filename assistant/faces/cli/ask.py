@@ -5,23 +5,26 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
-from assistant.answers import Answer
-from assistant.core import Assistant
-from assistant.preflight import check_answerer
-from assistant.retrieval import Filters
-from assistant.settings import Settings
-from index.errors import AssistantError, ConfigError, EmptyIndexError
-
-out = Console()
-err = Console(stderr=True)
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    ConfigError,
+    Filters,
+    Library,
+    Settings,
+    check_answerer,
+    parse_date,
+)
+from assistant.faces import running
+from assistant.faces.cli.common import CollectionOpt, err, out
+from assistant.faces.present import source_views
 
 KOpt = Annotated[int | None, typer.Option("--k", "-k", help="passages to answer from")]
 SourceOpt = Annotated[
@@ -32,24 +35,32 @@ UntilOpt = Annotated[str | None, typer.Option(help="only articles published on o
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="the question's date: favours articles just before")
 ]
-CollectionOpt = Annotated[
-    str | None, typer.Option("--collection", "-c", help="Chroma collection (default: settings)")
-]
 
 
 def _assistant(collection: str | None) -> Assistant:
     """The settings and cheap checks first, so a mistake is reported in a fraction of a
     second; then the embedding model and the index, once, with a line on stderr meanwhile."""
     settings = Settings.load()
-    if not settings.chroma_host and not (Path(settings.data_dir) / "chroma").exists():
-        raise EmptyIndexError(
-            f"no index in {settings.data_dir}: add articles first with `assistant ingest PATH`"
-            " (or set ASSISTANT_DATA_DIR)"
-        )
+    Library.require_index(settings)
     for warning in check_answerer(settings):
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     err.print("[dim]loading the embedding model…[/]")
     return Assistant.from_settings(settings, collection)
+
+
+def _ask_server(
+    question: str, k: int | None, filters: Filters, when: datetime | None
+) -> Answer | None:
+    settings = Settings.load()
+    url = running.find_server(settings)
+    if url is None:
+        return None
+    answer = running.ask_server(url, settings, question, k=k, filters=filters, as_of=when)
+    if answer is None:
+        err.print(f"[dim]the server at {escape(url)} did not answer; answering here[/]")
+    else:
+        err.print(f"[dim]answered by the server at {escape(url)} (--no-server: here)[/]")
+    return answer
 
 
 def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
@@ -61,33 +72,29 @@ def _filters(source: list[str] | None, since: str | None, until: str | None) -> 
 
 
 def _as_of(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    from index.articles import parse_published
-
-    parsed = parse_published(value)
-    if parsed is None:
-        raise ConfigError(f"--as-of: not a date: {value!r} (use YYYY-MM-DD)")
-    return parsed
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise ConfigError(f"--as-of: {exc}") from exc
 
 
 def print_answer(answer: Answer) -> None:
     """The answer, then its numbered sources with the quoted sentence."""
     style = "yellow" if answer.refused else "bold"
     out.print(f"[{style}]{escape(answer.answer)}[/]", soft_wrap=True)
-    sources = answer.sources  # each cited article once, with all its quotes
+    sources = source_views(answer)  # each cited article once, with all its quotes
     if sources:
         out.print()
         out.print("[dim]Sources[/]")
-    for c in sources:
-        date = c.published.date().isoformat() if c.published else "no date"
-        out.print(f"[{c.n}] [bold]{escape(c.title)}[/] — {escape(c.source or '—')}, {date}")
-        if c.url:
-            out.print(f"    {escape(c.url)}")
-        for q in c.quotes:
+    for s in sources:
+        date = s.day or "no date"
+        out.print(f"[{s.n}] [bold]{escape(s.title)}[/] — {escape(s.outlet or '—')}, {date}")
+        if s.url:
+            out.print(f"    {escape(s.url)}")
+        for q in s.quotes:
             out.print(f"    “{escape(q.quote)}”", soft_wrap=True)
-        for other in c.also_in:
-            out.print(f"    also in: {escape(other.title)} — {escape(other.source or '—')}")
+        for other in s.also_in:
+            out.print(f"    also in: {escape(other.title)} — {escape(other.outlet or '—')}")
     for notice in answer.notices:
         out.print(f"[yellow]note:[/] {escape(notice)}")
 
@@ -101,11 +108,22 @@ def ask(
     until: UntilOpt = None,
     as_of: AsOfOpt = None,
     collection: CollectionOpt = None,
+    no_server: Annotated[
+        bool,
+        typer.Option(
+            "--no-server", help="answer in this process even when `assistant serve` is running"
+        ),
+    ] = False,
 ) -> None:
-    """Answer one question from the indexed articles, with numbered sources."""
+    """Answer one question from the indexed articles, with numbered sources.
+
+    With `assistant serve` running on this data dir (same answer settings), it answers.
+    """
     filters = _filters(source, since, until)
     when = _as_of(as_of)
-    answer = _assistant(collection).ask(question, k=k, filters=filters, as_of=when)
+    answer = None if no_server or collection else _ask_server(question, k, filters, when)
+    if answer is None:
+        answer = _assistant(collection).ask(question, k=k, filters=filters, as_of=when)
     if as_json:
         print(json.dumps(answer.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:

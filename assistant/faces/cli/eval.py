@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,11 +19,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from assistant.settings import Settings
-from index.errors import ConfigError
-
-out = Console()
-err = Console(stderr=True)
+from assistant import Assistant, ConfigError, IngestReport, Settings, count_items
+from assistant.faces.cli.common import err, out
 
 
 def _progress(disable: bool) -> Progress:
@@ -40,7 +37,7 @@ def _progress(disable: bool) -> Progress:
 
 
 def _figures(report: dict[str, Any]) -> None:
-    from assistant.evaluation.summary import HEADLINE, headline_value
+    from assistant.evaluation import HEADLINE, format_metric, headline_value
 
     s = report["summary"]
     c = s["counts"]
@@ -49,9 +46,7 @@ def _figures(report: dict[str, Any]) -> None:
         f"{len(report['bad_rows'])} malformed rows left out"
     )
     for section, key, label in HEADLINE:
-        value = headline_value(s, section, key)
-        shown = "n/a" if value is None else f"{value:.1f}" if "_p" in key else f"{value:.3f}"
-        out.print(f"  {label:<45} {shown}")
+        out.print(f"  {label:<45} {format_metric(headline_value(s, section, key), key)}")
 
 
 def eval_command(
@@ -87,55 +82,68 @@ def eval_command(
     Malformed rows are reported with their line numbers and left out.
     """
     if target == "compare" and not Path(target).is_file():
-        if not runs or len(runs) != 2:
-            raise typer.BadParameter("give two run dirs: assistant eval compare RUN_A RUN_B")
-        from assistant.evaluation import compare
-
-        out.print(compare(runs[0], runs[1]), highlight=False, markup=False)
+        _compare(runs)
         return
     if runs:
         raise typer.BadParameter(f"unexpected arguments {runs}: give one QUESTIONS file")
-    from assistant.core import Assistant
     from assistant.evaluation import evaluate, load_questions
 
     qset = load_questions(target, limit)  # malformed rows reported before any model loads
     for bad in qset.bad_rows:
         err.print(f"[yellow]skipped[/] {target} {bad}", highlight=False)
-    settings = Settings.load()
-    if answerer:
-        if answerer not in {"extractive", "llm"}:
-            raise ConfigError(f"unknown answerer {answerer!r}: use extractive or llm")
-        settings = settings.model_copy(update={"answerer": answerer})
-    asst = Assistant.from_settings(settings, collection)
-    ingest_report = None
+    asst = Assistant.from_settings(_settings(answerer), collection)
     with _progress(disable=as_json) as progress:
-        if corpus:
-            from index.pipeline import count_items
-
-            task = progress.add_task("ingest", total=count_items(corpus), detail="")
-            ingest_report = asst.ingest_paths(
-                corpus,
-                progress=lambda r: progress.update(
-                    task, completed=r.items, detail=f"{r.chunks} chunks"
-                ),
-            )
-            if not ingest_report.ok:
-                err.print(f"[yellow]{len(ingest_report.failed)} files or records failed[/]")
-        task = progress.add_task("eval", total=len(qset.questions), detail="")
-        right = [0, 0]
-
-        def update(done: int, total: int, record: dict[str, Any]) -> None:
-            if record.get("answerable") and not record.get("error"):
-                right[1] += 1
-                right[0] += bool(record.get("correct"))
-            detail = f"accuracy {right[0] / right[1]:.2f}" if right[1] else ""
-            progress.update(task, completed=done, detail=detail)
-
+        ingest_report = _ingest(asst, corpus, progress) if corpus else None
         stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
         where = out_dir or Path("eval-runs") / stamp
+        update = _updater(progress, len(qset.questions))
         report = evaluate(asst, qset, where, k=k, progress=update, ingest=ingest_report)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2, default=str) + "\n")
         return
     _figures(report)
     out.print(f"report: {where / 'report.md'}", highlight=False)
+
+
+def _compare(runs: list[str] | None) -> None:
+    if not runs or len(runs) != 2:
+        raise typer.BadParameter("give two run dirs: assistant eval compare RUN_A RUN_B")
+    from assistant.evaluation import compare
+
+    out.print(compare(runs[0], runs[1]), highlight=False, markup=False)
+
+
+def _settings(answerer: str | None) -> Settings:
+    settings = Settings.load()
+    if answerer:
+        if answerer not in {"extractive", "llm"}:
+            raise ConfigError(f"unknown answerer {answerer!r}: use extractive or llm")
+        settings = settings.model_copy(update={"answerer": answerer})
+    return settings
+
+
+def _ingest(asst: Assistant, corpus: list[Path], progress: Progress) -> IngestReport:
+    """``--corpus``: ingest it first, with a progress bar of its own."""
+    task = progress.add_task("ingest", total=count_items(corpus), detail="")
+    report = asst.ingest_paths(
+        corpus,
+        progress=lambda r: progress.update(task, completed=r.items, detail=f"{r.chunks} chunks"),
+    )
+    if not report.ok:
+        err.print(f"[yellow]{len(report.failed)} files or records failed[/]")
+    return report
+
+
+def _updater(progress: Progress, total: int) -> Callable[[int, int, dict[str, Any]], None]:
+    """The eval progress bar's update, with the running accuracy of answerable questions."""
+    task = progress.add_task("eval", total=total, detail="")
+    right = [0, 0]
+
+    def update(done: int, total: int, record: dict[str, Any]) -> None:
+        if record.get("answerable") and not record.get("error"):
+            right[1] += 1
+            right[0] += bool(record.get("correct"))
+        detail = f"accuracy {right[0] / right[1]:.2f}" if right[1] else ""
+        progress.update(task, completed=done, detail=detail)
+
+    return update

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from assistant.answers import Answer, Passage, Quote, Source
-from index.pipeline import IngestReport
-from index.store import ArticleRecord, StoreStats
+from assistant import Answer, ArticleRecord, Passage, Quote, StoreStats
+from assistant.faces.present import SourceView, day, safe_url, source_views
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -25,14 +24,7 @@ def esc(value: object) -> str:
 
 
 def _day(value: datetime | None) -> str:
-    return value.date().isoformat() if value else "no date"
-
-
-def _safe_url(url: str | None) -> str | None:
-    """Only http(s) links become links: no javascript:, data: or relative URLs."""
-    if url and url.strip().lower().startswith(("http://", "https://")):
-        return url.strip()
-    return None
+    return day(value) or "no date"
 
 
 def card_id(turn: int, n: int) -> str:
@@ -105,7 +97,7 @@ def _highlighted(passage: Passage, quotes: Sequence[Quote]) -> str:
     return "".join(pieces) + esc(text[at:])
 
 
-def _source_body(source: Source, passages: dict[str, Passage]) -> str:
+def _source_body(source: SourceView, passages: dict[str, Passage]) -> str:
     """Each passage the source is quoted from, its quoted sentences marked."""
     by_chunk: dict[str, list[Quote]] = {}
     for q in source.quotes:
@@ -122,16 +114,20 @@ def _source_body(source: Source, passages: dict[str, Passage]) -> str:
     return "".join(parts)
 
 
-def _source_card(turn: int, source: Source, passages: dict[str, Passage]) -> str:
-    title = esc(source.title or "Untitled")
-    url = _safe_url(source.url)
-    if url:
-        title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-    meta = f"{esc(source.source or 'unknown outlet')} · {_day(source.published)}"
+def _link(title: str, url: str | None) -> str:
+    """``title`` (escaped already) as a link to ``url`` when there is a safe one."""
+    if not url:
+        return title
+    return f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+
+
+def _source_card(turn: int, source: SourceView, passages: dict[str, Passage]) -> str:
+    title = _link(esc(source.title or "Untitled"), source.url)
+    meta = f"{esc(source.outlet or 'unknown outlet')} · {source.day or 'no date'}"
     also = ""
     if source.also_in:
         copies = ", ".join(
-            f"{esc(ref.source or ref.title)} ({_day(ref.published)})" for ref in source.also_in
+            f"{esc(copy.outlet or copy.title)} ({copy.day or 'no date'})" for copy in source.also_in
         )
         also = f'<div class="also">Also in: {copies}</div>'
     return (
@@ -150,7 +146,7 @@ def sources_html(answers: Sequence[Answer]) -> str:
     for turn in range(len(answers) - 1, -1, -1):
         answer = answers[turn]
         passages = {p.chunk_id: p for p in answer.passages}
-        cards = "".join(_source_card(turn, c, passages) for c in answer.sources)
+        cards = "".join(_source_card(turn, c, passages) for c in source_views(answer))
         if not cards:
             cards = '<div class="empty">No sources cited.</div>'
         is_open = " open" if turn == len(answers) - 1 else ""
@@ -175,10 +171,7 @@ def overview_html(stats: StoreStats) -> str:
 def articles_html(records: Sequence[ArticleRecord], limit: int = 200) -> str:
     rows = []
     for r in records[:limit]:
-        url = _safe_url(r.url)
-        title = esc(r.title or "Untitled")
-        if url:
-            title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        title = _link(esc(r.title or "Untitled"), safe_url(r.url))
         rows.append(
             f"<tr><td>{_day(r.published)}</td><td>{esc(r.source or '—')}</td><td>{title}</td>"
             f"<td>{len(r.chunk_ids)}</td><td><code>{esc(r.id)}</code></td></tr>"
@@ -197,18 +190,6 @@ def ingest_rows_html(rows: Sequence[dict[str, Any]]) -> str:
         cls = "ok" if row["ok"] else "failed"
         items.append(f'<li class="{cls}"><b>{esc(row["file"])}</b>: {esc(row["result"])}</li>')
     return f'<ul class="ingest-result">{"".join(items)}</ul>'
-
-
-def describe_report(report: IngestReport) -> str:
-    parts = [f"{len(report.new)} new", f"{len(report.updated)} updated"]
-    if report.unchanged:
-        parts.append(f"{report.unchanged} unchanged")
-    parts.append(f"{report.chunks} passages")
-    text = ", ".join(parts)
-    problems = [f"failed: {f.reason}" for f in report.failed]
-    problems += [f"skipped: {f.reason}" for f in report.skipped]
-    problems += [f"warning: {w}" for w in report.warnings]
-    return text + ("; " + "; ".join(problems) if problems else "")
 
 
 CSS = """

@@ -1,17 +1,69 @@
-"""Plumbing of the HTTP API kept out of its routes: the request size limit (pure ASGI), the
-ingest summary, and the OpenAPI description of the two-format article upload."""
+"""Request and error bodies of the HTTP API, kept out of its routes: the size limit (pure
+ASGI; the Slack events endpoint uses it too), the ``{"detail", "error"}`` error bodies, safe
+names for uploaded files, and the OpenAPI description of the two-format article upload."""
 
 from __future__ import annotations
 
 import json
 import re
 from contextlib import suppress
+from http import HTTPStatus
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.pipeline import IngestReport
+# the "error" field of {"detail", "error"}: a stable name a client can branch on
+ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+def error_name(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "error"
+    return ERROR_NAMES.get(status) or re.sub(r"\W+", "_", phrase.lower()).strip("_")
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every HTTPException (ours, and the router's 404 and 405) as ``{"detail", "error"}``."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {"detail": exc.detail, "error": error_name(exc.status_code)},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A body or query that does not fit the schema: FastAPI's list of problems as ``detail``."""
+    assert isinstance(exc, RequestValidationError)
+    detail = jsonable_encoder(exc.errors())
+    return JSONResponse({"detail": detail, "error": "invalid_request"}, status_code=422)
+
+
+def error_handlers(app: FastAPI) -> None:
+    """The framework's own errors (404, 405, 422, ``HTTPException``) in the API's shape."""
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
 
 class _TooLarge(Exception):
@@ -96,27 +148,6 @@ def upload_name(field: str, value: Any, i: int) -> tuple[str, str | None]:
     while len((stem + suffix).encode()) > 200:  # file systems allow 255 bytes
         stem = stem[: len(stem) * 3 // 4]
     return stem + suffix, None
-
-
-def ingest_summary(report: IngestReport, names: dict[str, str] | None = None) -> dict[str, Any]:
-    def origin(text: str) -> str:
-        # uploads are written to a temporary folder: show the client its own file names
-        for path, name in (names or {}).items():
-            text = text.replace(path, name)
-        return text
-
-    return {
-        "ok": report.ok,
-        "new": report.new,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "failed": [{"origin": origin(f.origin), "reason": f.reason} for f in report.failed],
-        "skipped": [{"origin": origin(f.origin), "reason": f.reason} for f in report.skipped],
-        "warnings": [origin(w) for w in report.warnings],
-        "chunks": report.chunks,
-        "tokens": report.tokens,
-        "seconds": round(report.seconds, 3),
-    }
 
 
 ARTICLES_BODY = {

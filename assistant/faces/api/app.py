@@ -7,11 +7,13 @@ runs them in its threadpool; the Assistant is thread-safe.
 
 Errors are JSON ``{"detail": ..., "error": ...}`` with a status that says what went wrong,
 never a stack trace: a bad question 422, an empty index 409, a body over the limit 413, a
-missing or wrong bearer token 401.
+missing or wrong bearer token 401; the router's 404 and 405 and schema errors (422, with
+``detail`` the list of problems) too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -32,20 +34,21 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from assistant.answers import Answer
-from assistant.apidocs import mount_docs
-from assistant.apiutil import ARTICLES_BODY, BodyLimit, ingest_summary, upload_name
-from assistant.core import Assistant
-from assistant.feedback import FeedbackStore
-from assistant.retrieval import Filters
-from assistant.settings import Settings
-from index.errors import (
+from assistant import (
+    Answer,
+    Assistant,
     AssistantError,
     ConfigError,
     EmptyIndexError,
+    Filters,
     QuestionError,
+    Settings,
     StoreError,
 )
+from assistant.faces.api.bodies import ARTICLES_BODY, BodyLimit, error_handlers, upload_name
+from assistant.faces.api.docs import mount_docs
+from assistant.faces.present import IngestSummary
+from assistant.faces.running import announce, connect_url
 
 log = logging.getLogger(__name__)
 
@@ -180,10 +183,9 @@ def reset_session(session_id: str, asst: Assistant = Depends(_assistant)) -> Res
 
 
 @router.post("/feedback", status_code=201, tags=["answers"])
-def feedback(body: FeedbackBody, request: Request) -> dict[str, bool]:
+def feedback(body: FeedbackBody, asst: Assistant = Depends(_assistant)) -> dict[str, bool]:
     """Thumbs up/down on an answer, kept with the UI's and Slack's feedback."""
-    store = FeedbackStore(request.app.state.settings.data_dir)
-    store.record(
+    asst.record_feedback(
         body.rating,
         body.answer,
         channel="api",
@@ -220,7 +222,7 @@ async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) 
                 names[str(path)] = name
             report = await run_in_threadpool(asst.ingest_paths, paths)
         report.warnings[:0] = warnings
-        return ingest_summary(report, names)
+        return IngestSummary.of(report, names=names).api_json()
     if ctype.startswith("application/json"):
         try:
             data = await request.json()
@@ -229,7 +231,8 @@ async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) 
         records = data.get("articles") if isinstance(data, dict) else data
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise HTTPException(422, 'expected a list of article objects or {"articles": [...]}')
-        return ingest_summary(await run_in_threadpool(asst.ingest_records, records))
+        report = await run_in_threadpool(asst.ingest_records, records)
+        return IngestSummary.of(report).api_json()
     raise HTTPException(415, "send application/json or multipart/form-data")
 
 
@@ -285,7 +288,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             threading.Thread(
                 target=_build, args=(app,), name="assistant-build", daemon=True
             ).start()
-        yield
+        url = app.state.announce_url  # set by serve(): `assistant ask` may use this server
+        with announce(settings, url) if url else contextlib.nullcontext():
+            yield
 
     app = FastAPI(
         title="Newsroom assistant",
@@ -299,6 +304,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.settings = settings
     app.state.assistant = assistant
     app.state.startup_error = None
+    app.state.announce_url = None
     app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
@@ -312,11 +318,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         if app.state.assistant is not None:
             return JSONResponse({"status": "ready"})
         detail = app.state.startup_error or "starting up"
-        return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
+        body = {"status": "not ready", "detail": detail, "error": "unavailable"}
+        return JSONResponse(body, status_code=503)
 
     for kind, _status, _name in _STATUS:
         app.add_exception_handler(kind, _assistant_error)
     app.add_exception_handler(Exception, _internal_error)
+    error_handlers(app)
     if settings.api_cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -357,25 +365,16 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _mount_ui(app: FastAPI, asst: Assistant) -> None:
     """Serve the Gradio UI at /ui from the same process (not behind the bearer token)."""
-    import inspect
-
     import gradio as gr
 
-    from assistant import ui
+    from assistant.faces.web import render, ui
 
-    build = getattr(ui, "build_ui", None)
-    if build is None:
-        log.warning("assistant.ui has no build_ui(); the UI is not mounted")
-        return
-    first = next(iter(inspect.signature(build).parameters), "")
-    # build_ui takes the Assistant (chat UI) or, in older versions, the Settings
-    blocks = build(asst) if first in {"assistant", "asst"} else build(asst.settings)
-    # as assistant.ui.launch does: a bounded queue, and the UI's stylesheet when it has one
-    blocks.queue(default_concurrency_limit=getattr(ui, "CONCURRENCY", 10), max_size=200)
-    render = getattr(ui, "render", None)
+    blocks = ui.build_ui(asst)
+    # as the web app's launch does: a bounded queue, and the UI's stylesheet
+    blocks.queue(default_concurrency_limit=asst.settings.ui_concurrency, max_size=200)
     if app.state.settings.api_token is not None:
         log.warning("the UI at /ui is not covered by ASSISTANT_API_TOKEN")
-    gr.mount_gradio_app(app, blocks, path="/ui", css=getattr(render, "CSS", None))
+    gr.mount_gradio_app(app, blocks, path="/ui", css=render.CSS)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
@@ -386,9 +385,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
     if settings.api_token is None and (host or settings.api_host) not in {"127.0.0.1", "::1"}:
         log.warning("serving beyond loopback without ASSISTANT_API_TOKEN: anyone can use it")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level="info",
-    )
+    host, port = host or settings.api_host, port or settings.api_port
+    app = create_app(settings)
+    app.state.announce_url = connect_url(host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,213 @@
+"""What every face shows of an answer's sources and of an ingest, decided once.
+
+:class:`SourceView` is one cited article as the CLI, the web app, the API's clients and Slack
+show it: its number, title, a URL only when it is safe to link (http or https), outlet, date,
+quoted sentences and the other outlets that carry the same passage. :class:`IngestSummary` is
+what became of an ingest. Each face only lays these out in its own markup (rich text, HTML,
+JSON, Slack mrkdwn) and escapes what it lays out; nothing here is markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from assistant import Answer, Citation, IngestReport, Quote, Source, SourceRef
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links become links: no javascript:, data: or relative URLs."""
+    if url and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return None
+
+
+def day(value: datetime | None) -> str | None:
+    """The date as YYYY-MM-DD, or None."""
+    return value.date().isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class CopyView:
+    """Another outlet's copy of a cited passage (a syndicated article)."""
+
+    title: str
+    outlet: str | None
+    published: datetime | None
+    day: str | None
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """One cited article, ready to lay out."""
+
+    n: int
+    title: str
+    url: str | None  # safe to link, else None
+    outlet: str | None
+    published: datetime | None
+    day: str | None
+    quotes: list[Quote] = field(default_factory=list)
+    also_in: list[CopyView] = field(default_factory=list)
+
+    @property
+    def quoted(self) -> list[str]:
+        """The quoted sentences' text."""
+        return [q.quote for q in self.quotes if q.quote]
+
+
+def _copy(ref: SourceRef) -> CopyView:
+    return CopyView(ref.title, ref.source or None, ref.published, day(ref.published))
+
+
+def source_view(source: Source | Citation) -> SourceView:
+    """The view of one source (a Citation counts as a source with its one quote)."""
+    quotes = (
+        source.quotes
+        if isinstance(source, Source)
+        else [
+            Quote(chunk_id=source.chunk_id, start=source.start, end=source.end, quote=source.quote)
+        ]
+    )
+    return SourceView(
+        n=source.n,
+        title=source.title,
+        url=safe_url(source.url),
+        outlet=source.source or None,
+        published=source.published,
+        day=day(source.published),
+        quotes=list(quotes),
+        also_in=[_copy(ref) for ref in source.also_in],
+    )
+
+
+def source_views(answer: Answer) -> list[SourceView]:
+    """The answer's sources: each cited article once, with all its quotes."""
+    return [source_view(s) for s in answer.sources]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or record that failed or was skipped, and why."""
+
+    origin: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What became of an ingest, with origins as the person who sent the files knows them."""
+
+    ok: bool
+    new: list[str]
+    updated: list[str]
+    unchanged: int
+    failed: list[Problem]
+    skipped: list[Problem]
+    warnings: list[str]
+    repaired: int
+    chunks: int
+    tokens: int
+    seconds: float
+    precision: str
+    collection: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        report: IngestReport,
+        collection: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> IngestSummary:
+        """``names`` maps paths the files were saved under (an upload's temporary folder) to
+        the names their sender gave them."""
+
+        def origin(text: str) -> str:
+            for path, name in (names or {}).items():
+                text = text.replace(path, name)
+            return text
+
+        return cls(
+            ok=report.ok,
+            new=list(report.new),
+            updated=list(report.updated),
+            unchanged=report.unchanged,
+            failed=[Problem(origin(f.origin), f.reason) for f in report.failed],
+            skipped=[Problem(origin(f.origin), f.reason) for f in report.skipped],
+            warnings=[origin(w) for w in report.warnings],
+            repaired=report.repaired,
+            chunks=report.chunks,
+            tokens=report.tokens,
+            seconds=report.seconds,
+            precision=report.precision,
+            collection=collection,
+        )
+
+    @property
+    def added_anything(self) -> bool:
+        """Whether the ingest went through and left the articles in the index."""
+        return self.ok and bool(self.new or self.updated or self.unchanged)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def counts(self) -> str:
+        """``new 1, updated 0, unchanged 3, failed 0`` (and skipped, when any were)."""
+        text = (
+            f"new {len(self.new)}, updated {len(self.updated)}, unchanged {self.unchanged}, "
+            f"failed {len(self.failed)}"
+        )
+        return text + (f", skipped {len(self.skipped)}" if self.skipped else "")
+
+    def throughput(self) -> str:
+        """``5 chunks, 1,234 tokens embedded in 0.8s (1,543 tokens/s, int8 embeddings)``."""
+        return (
+            f"{self.chunks} chunks, {self.tokens:,} tokens embedded in {self.seconds:.1f}s "
+            f"({self.tokens_per_second:,.0f} tokens/s"
+            + (f", {self.precision} embeddings)" if self.precision else ")")
+        )
+
+    def short(self) -> str:
+        """One line for a file of an upload: counts, passages, then every problem."""
+        parts = [f"{len(self.new)} new", f"{len(self.updated)} updated"]
+        if self.unchanged:
+            parts.append(f"{self.unchanged} unchanged")
+        parts.append(f"{self.chunks} passages")
+        problems = [f"failed: {f.reason}" for f in self.failed]
+        problems += [f"skipped: {f.reason}" for f in self.skipped]
+        problems += [f"warning: {w}" for w in self.warnings]
+        return ", ".join(parts) + ("; " + "; ".join(problems) if problems else "")
+
+    def api_json(self) -> dict[str, Any]:
+        """The API's ingest response: the article ids, and every problem."""
+        return {
+            "ok": self.ok,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": [vars(f) for f in self.failed],
+            "skipped": [vars(f) for f in self.skipped],
+            "warnings": self.warnings,
+            "chunks": self.chunks,
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def cli_json(self) -> dict[str, Any]:
+        """``assistant ingest --json``: counts, every problem, and how the embedding went."""
+        return {
+            "new": len(self.new),
+            "updated": len(self.updated),
+            "unchanged": self.unchanged,
+            "failed": [vars(f) for f in self.failed],
+            "skipped": [vars(f) for f in self.skipped],
+            "warnings": self.warnings,
+            "repaired": self.repaired,
+            "chunks": self.chunks,
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 2),
+            "precision": self.precision,
+            "collection": self.collection,
+        }

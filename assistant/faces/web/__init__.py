@@ -1,0 +1,1 @@
+"""The web app (Gradio): ``python app.py`` or ``assistant ui``."""

@@ -1,0 +1,135 @@
+"""The ``Library``: the articles in the index, for everything that is not answering.
+
+Ingest, list, show, delete and the index's figures. The :class:`~assistant.Assistant` keeps
+one and hands its index methods to it; a face that only reads or deletes records opens one
+without the embedding model (``Assistant.open_library(settings, with_model=False)``), which
+takes a fraction of a second instead of the model's load.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from assistant import components
+from assistant.errors import EmptyIndexError, StoreError
+from assistant.settings import Settings
+from index.errors import LoadError
+from index.loaders import Loaded, parse_record
+from index.pipeline import Ingestor, IngestReport, ProgressFn, count_items
+from index.store import ArticleRecord, ChromaStore, StoreStats, local_path
+
+__all__ = ["Library", "count_items"]
+
+
+class Library:
+    """The index's articles behind one thread-safe object: writes take turns."""
+
+    def __init__(
+        self, settings: Settings, store: ChromaStore, ingestor: Ingestor | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.ingestor = ingestor
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, settings: Settings, collection: str | None = None, *, with_model: bool = True
+    ) -> Library:
+        """The configured index; without the model it can do all but ingest."""
+        if with_model:
+            ingestor = components.ingestor(settings, collection)
+            return cls(settings, ingestor.store, ingestor)
+        return cls(settings, components.store(settings, collection, load_model=False))
+
+    @staticmethod
+    def require_index(settings: Settings) -> None:
+        """Raise EmptyIndexError when the embedded index was never created, before anything
+        heavy loads (a server's collections are checked when the store opens)."""
+        if not settings.chroma_host and not local_path(settings.data_dir).exists():
+            raise EmptyIndexError(
+                f"no index in {settings.data_dir}: add articles first with `assistant ingest "
+                "PATH` (or set ASSISTANT_DATA_DIR)"
+            )
+
+    @property
+    def collection(self) -> str:
+        return self.store.name
+
+    @property
+    def location(self) -> str:
+        """Where the index lives: the data dir, or the Chroma server's address."""
+        if self.settings.chroma_host:
+            return f"{self.settings.chroma_host}:{self.settings.chroma_port}"
+        return str(self.settings.data_dir)
+
+    def _ingestor(self) -> Ingestor:
+        if self.ingestor is None:
+            raise StoreError("this library was opened without the embedding model: cannot ingest")
+        return self.ingestor
+
+    # -- writing -------------------------------------------------------------------------------
+    def ingest_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Ingest files or folders; the new articles are searchable when this returns."""
+        ingestor = self._ingestor()
+        with self._lock:
+            return ingestor.ingest_paths(paths, components.load_options(self.settings), progress)
+
+    def ingest_records(
+        self, records: Iterable[dict[str, Any]], origin: str = "request"
+    ) -> IngestReport:
+        """Ingest article records (``{"title", "text", "url", "source", "published"}``)."""
+
+        def loaded() -> Iterator[Loaded]:
+            for i, record in enumerate(records, 1):
+                where = f"{origin}[{i}]"
+                try:
+                    article, warnings = parse_record(record, dict(self.settings.field_map))
+                except Exception as exc:  # reported per record; the others go in
+                    err = exc if isinstance(exc, LoadError) else LoadError(str(exc), where)
+                    yield Loaded(where, None, err)
+                else:
+                    yield Loaded(where, article, warnings=[f"{where}: {w}" for w in warnings])
+
+        ingestor = self._ingestor()
+        with self._lock:
+            return ingestor.ingest(loaded())
+
+    def delete_articles(self, article_ids: list[str]) -> int:
+        with self._lock:
+            return self.store.delete_articles(article_ids)
+
+    def ensure_sample(self) -> int:
+        """Ingest the built-in sample articles when the index is empty; returns how many
+        went in."""
+        if not self.store.is_empty():
+            return 0
+        return len(self.ingest_paths([components.SAMPLES_DIR]).new)
+
+    def close(self) -> None:
+        """Let a background compile of the embedding model finish: a thread still inside
+        torch at interpreter exit can crash the process after the work is done."""
+        if self.ingestor is not None:
+            close = getattr(self.ingestor.embedder, "close", None)
+            if close is not None:
+                close()
+
+    # -- reading -------------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return self.store.is_empty()
+
+    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
+        return self.store.list_articles(source)
+
+    def get_article(self, article_id: str) -> ArticleRecord | None:
+        return self.store.get_article(article_id)
+
+    def stats(self) -> StoreStats:
+        return self.store.stats()
