@@ -115,3 +115,21 @@ def test_public_names_exist(name: str) -> None:
 
 def test_public_names_are_listed_once() -> None:
     assert len(set(assistant.__all__)) == len(assistant.__all__)
+
+
+def test_the_drawn_graph_is_current() -> None:
+    """docs/architecture.md shows the import graph of today's code (redraw it with
+    ``python docs/import_graph.py``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "docs" / "import_graph.py")
+    assert spec is not None and spec.loader is not None
+    graph = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(graph)
+    drawn = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert graph.mermaid(graph.edges()) in drawn
+    layers = {(a, b) for a, b in graph.edges() if a != "assistant.__main__"}  # an entry point
+    assert not [
+        (a, b) for a, b in layers if graph.layer(a) == "index" and graph.layer(b) != "index"
+    ]
+    assert not [(a, b) for a, b in layers if graph.layer(a) == "core" and graph.layer(b) == "faces"]

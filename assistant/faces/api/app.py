@@ -275,6 +275,27 @@ def stats(asst: Assistant = Depends(_assistant)) -> Any:
     return jsonable_encoder(vars(asst.stats()))
 
 
+# -- health (no auth) -------------------------------------------------------------------------
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up (no auth)."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """200 once the Assistant is built and the index open; 503 before (no auth)."""
+    state = request.app.state
+    if state.assistant is not None:
+        return JSONResponse({"status": "ready"})
+    detail = state.startup_error or "starting up"
+    body = {"status": "not ready", "detail": detail, "error": "unavailable"}
+    return JSONResponse(body, status_code=503)
+
+
 # -- the app ----------------------------------------------------------------------------------
 def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
     """The API app. Without ``assistant`` one is built from ``settings`` at startup."""
@@ -306,20 +327,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.startup_error = None
     app.state.announce_url = None
     app.include_router(router)
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up (no auth)."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["health"])
-    def readyz() -> JSONResponse:
-        """200 once the Assistant is built and the index open; 503 before (no auth)."""
-        if app.state.assistant is not None:
-            return JSONResponse({"status": "ready"})
-        detail = app.state.startup_error or "starting up"
-        body = {"status": "not ready", "detail": detail, "error": "unavailable"}
-        return JSONResponse(body, status_code=503)
+    app.include_router(health)
 
     for kind, _status, _name in _STATUS:
         app.add_exception_handler(kind, _assistant_error)
