@@ -18,8 +18,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole
-
 from assistant.answering.verify import shorten, unthought
 from assistant.citations import strip_markers
 from assistant.prompts import load_prompt
@@ -103,6 +101,9 @@ class LLMCondenser:
         for turn in history[-3:]:
             said = turn.answer.short_answer or strip_markers(turn.answer.answer)
             lines += [f"User: {turn.question}", f"Assistant: {shorten(strip_markers(said), 300)}"]
+        # llama-index loads only with an LLM: the rule-based path and `stats` stay light
+        from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
         prompt = load_prompt("condense", self.prompts_dir)
         system, user = prompt.render(history="\n".join(lines), question=question)
         try:
