@@ -41,9 +41,11 @@ def query_embedder(settings: Settings) -> Embedder:
     """The embedder of a process that answers questions (``query_engine``): the light ONNX
     path (index/light.py: no torch import) when its checked export is in the cache dir, else
     the torch model, which then writes that export for the next start. The light embedder
-    hands long document lists (ingest work) to the torch model, loaded at that point."""
+    hands long document lists (ingest work) to the torch model, loaded at that point. With
+    ``auto``, an ``embed_precision`` of bf16 or int8 asked for by name keeps queries on it."""
     engine = settings.query_engine
-    if engine == "torch" or settings.embed_device != "cpu":
+    named = settings.embed_precision not in ("auto", "fp32")  # bf16/int8 asked for by name
+    if engine == "torch" or settings.embed_device != "cpu" or (engine == "auto" and named):
         return embedder(settings)
     offline_environment()
     model_dir = resolve_model(settings.embed_model)

@@ -83,7 +83,9 @@ class Embedder(Protocol):
     name: str
     dimension: int
     max_tokens: int
-    precision: str
+
+    @property
+    def precision(self) -> str: ...
 
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 

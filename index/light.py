@@ -137,7 +137,10 @@ class OnnxEmbedder:
     short document lists (the reader's sentences) run the ONNX export; a long
     ``embed_documents`` call (ingest) goes to ``heavy()``, the full embedder, loaded then."""
 
-    precision = "fp32"
+    @property
+    def precision(self) -> str:
+        """fp32 (the export); the full embedder's once ingest work has loaded it."""
+        return str(self._heavy.precision) if self._heavy is not None else "fp32"
 
     def __init__(
         self,
