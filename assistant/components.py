@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from index.loaders import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
+
+log = logging.getLogger(__name__)
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
@@ -50,19 +53,25 @@ def query_embedder(settings: Settings) -> Embedder:
     offline_environment()
     model_dir = resolve_model(settings.embed_model)
     cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
-    light = load_light(
-        settings.embed_model,
-        model_dir,
-        fp32_model_path(model_dir, cache),
-        heavy=lambda: embedder(settings),
-        batch_size=settings.embed_batch_size,
-    )
+    exported = fp32_model_path(model_dir, cache)
+    try:
+        light = load_light(
+            settings.embed_model,
+            model_dir,
+            exported,
+            heavy=lambda: embedder(settings),
+            batch_size=settings.embed_batch_size,
+        )
+    except Exception as exc:  # an unreadable export, a broken runtime: torch still answers
+        log.warning("cannot run the light query model (%s); using torch, exporting anew", exc)
+        exported.unlink(missing_ok=True)
+        light = None
     if light is not None:
         return light
     full = embedder(settings)
-    exported = full.ensure_light_export()
+    written = full.ensure_light_export()
     if engine == "onnx":
-        if exported is None:
+        if written is None:
             raise ConfigError(
                 f"query_engine onnx: no checked ONNX export of {settings.embed_model!r} (a "
                 "model other than mean-pooling, or the export failed: see the log); use auto"
@@ -70,7 +79,7 @@ def query_embedder(settings: Settings) -> Embedder:
         found = load_light(
             settings.embed_model,
             model_dir,
-            exported,
+            written,
             heavy=lambda: full,
             batch_size=settings.embed_batch_size,
         )

@@ -131,3 +131,24 @@ def test_cold_ask_runs_without_torch_and_answers_as_torch_does(tmp_path: Path) -
     assert "2,000" in ours["answer"]
     assert ours["answer"] == theirs["answer"]
     assert ours["citations"] == theirs["citations"]
+
+
+def test_a_broken_export_falls_back_to_torch_and_is_written_anew(
+    tmp_path: Path, exported: tuple[SentenceTransformerEmbedder, Path]
+) -> None:
+    from assistant import components
+    from assistant.settings import Settings
+
+    full, _ = exported
+    settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
+    broken = fp32_model_path(full.path, tmp_path / "cache")
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not an ONNX model")
+    model = components.query_embedder(settings)
+    assert isinstance(model, SentenceTransformerEmbedder)
+    assert broken.is_file() and broken.read_bytes() != b"not an ONNX model"  # exported anew
+    again = components.query_embedder(settings)
+    assert isinstance(again, OnnxEmbedder)
+    assert float(again.embed_query(QUESTION) @ full.embed_query(QUESTION)) >= 0.999
+    torch = components.query_embedder(settings.model_copy(update={"query_engine": "torch"}))
+    assert isinstance(torch, SentenceTransformerEmbedder)
