@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
 from assistant.settings import Settings
 from index.chunking import Chunker
-from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
+from index.embeddings import (
+    Embedder,
+    SentenceTransformerEmbedder,
+    default_cache_dir,
+    load_embedder,
+    offline_environment,
+    resolve_model,
+)
+from index.errors import ConfigError
 from index.lexical import LexicalIndex
+from index.light import fp32_model_path, load_light
 from index.loaders import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
 from index.store import ChromaStore, make_client
+
+log = logging.getLogger(__name__)
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
@@ -28,13 +40,66 @@ def embedder(settings: Settings) -> SentenceTransformerEmbedder:
     )
 
 
+def query_embedder(settings: Settings) -> Embedder:
+    """The embedder of a process that answers questions (``query_engine``): the light ONNX
+    path (index/light.py: no torch import) when its checked export is in the cache dir, else
+    the torch model, which then writes that export for the next start. The light embedder
+    hands long document lists (ingest work) to the torch model, loaded at that point. With
+    ``auto``, an ``embed_precision`` of bf16 or int8 asked for by name keeps queries on it."""
+    engine = settings.query_engine
+    named = settings.embed_precision not in ("auto", "fp32")  # bf16/int8 asked for by name
+    if engine == "torch" or settings.embed_device != "cpu" or (engine == "auto" and named):
+        return embedder(settings)
+    offline_environment()
+    model_dir = resolve_model(settings.embed_model)
+    cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+    exported = fp32_model_path(model_dir, cache)
+    try:
+        light = load_light(
+            settings.embed_model,
+            model_dir,
+            exported,
+            heavy=lambda: embedder(settings),
+            batch_size=settings.embed_batch_size,
+        )
+    except Exception as exc:  # an unreadable export, a broken runtime: torch still answers
+        log.warning("cannot run the light query model (%s); using torch, exporting anew", exc)
+        exported.unlink(missing_ok=True)
+        light = None
+    if light is not None:
+        return light
+    full = embedder(settings)
+    written = full.ensure_light_export()
+    if engine == "onnx":
+        if written is None:
+            raise ConfigError(
+                f"query_engine onnx: no checked ONNX export of {settings.embed_model!r} (a "
+                "model other than mean-pooling, or the export failed: see the log); use auto"
+            )
+        found = load_light(
+            settings.embed_model,
+            model_dir,
+            written,
+            heavy=lambda: full,
+            batch_size=settings.embed_batch_size,
+        )
+        if found is not None:
+            return found
+    return full
+
+
 def store(
-    settings: Settings, collection: str | None = None, load_model: bool = True
+    settings: Settings,
+    collection: str | None = None,
+    load_model: bool = True,
+    model: Embedder | None = None,
 ) -> ChromaStore:
     """The configured store. ``load_model=False`` skips loading the embedding model, for
-    commands that only read records (list, show, delete, stats)."""
+    commands that only read records (list, show, delete, stats); ``model`` is the embedder
+    already chosen (else the configured torch one)."""
     offline_environment()
-    model = embedder(settings) if load_model else None
+    if model is None and load_model:
+        model = embedder(settings)
     client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
     name = collection or settings.collection
     lexical = LexicalIndex(lexical_path(settings, name))
@@ -72,20 +137,30 @@ def lexical_path(settings: Settings, collection: str) -> Path:
     return Path(settings.data_dir) / "lexical" / f"{where}{collection}.sqlite3"
 
 
-def chunker(settings: Settings) -> Chunker:
+def chunker(settings: Settings, model: Embedder | None = None) -> Chunker:
     return Chunker(
-        embedder(settings),
+        model or embedder(settings),
         chunk_tokens=settings.chunk_tokens,
         overlap_tokens=settings.chunk_overlap_tokens,
         title_prefix=settings.chunk_title_prefix,
     )
 
 
-def ingestor(settings: Settings, collection: str | None = None) -> Ingestor:
+def ingestor(
+    settings: Settings, collection: str | None = None, for_questions: bool = False
+) -> Ingestor:
+    """``for_questions``: a process that answers questions, with :func:`query_embedder`."""
+    if for_questions:
+        model: Embedder = query_embedder(settings)
+    else:
+        full = embedder(settings)
+        if settings.query_engine != "torch" and settings.embed_device == "cpu":
+            full.ensure_light_export()  # once per model: later questions start without torch
+        model = full
     return Ingestor(
-        store(settings, collection),
-        embedder(settings),
-        chunker(settings),
+        store(settings, collection, model=model),
+        model,
+        chunker(settings, model),
         batch_chunks=settings.ingest_batch_chunks,
     )
 

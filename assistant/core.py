@@ -58,7 +58,7 @@ class Assistant:
     ) -> Assistant:
         """Build everything from the settings (environment, settings file, defaults)."""
         settings = settings or Settings.load()
-        ingestor = components.ingestor(settings, collection)
+        ingestor = components.ingestor(settings, collection, for_questions=True)
         store = ingestor.store
         store.sync_lexical()  # cheap when in step; builds the BM25 side for an older index
         retriever = Retriever(

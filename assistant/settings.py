@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     embed_compile: bool = Field(
         True, description="bf16: big ingests switch to a torch.compile'd model once compiled"
     )
+    query_engine: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="questions: auto runs the checked fp32 ONNX export when the cache holds "
+        "one (no torch import), else torch; onnx: export first if needed; torch: never ONNX",
+    )
     chunk_tokens: int = Field(200, ge=16, description="word-pieces per chunk, at most")
     chunk_overlap_tokens: int = Field(32, ge=0, description="word-pieces repeated between chunks")
     chunk_title_prefix: bool = Field(True, description="embed each chunk with its article title")

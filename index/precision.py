@@ -114,12 +114,10 @@ def int8_model_path(model_dir: str, cache_dir: Path) -> Path:
     return Path(cache_dir) / f"onnx-{model_fingerprint(model_dir)}" / "model-int8.onnx"
 
 
-def export_int8(transformer: Any, tokenizer: Any, dest: Path) -> Path:
-    """Export the transformer (fp32, CPU) to ONNX and quantise its weights to int8 (dynamic,
-    per-channel: per-tensor scales were measured at mean cosine 0.94 to fp32, too far off).
-    Written to a temporary name and renamed, so a crash never leaves a broken model behind."""
+def export_fp32(transformer: Any, tokenizer: Any, dest: Path) -> Path:
+    """Export the transformer (fp32, CPU) to ONNX at ``dest``: a graph from input_ids,
+    attention_mask and token_type_ids to the last hidden state, batch and length dynamic."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class _Hidden(torch.nn.Module):
         def __init__(self, model: Any) -> None:
@@ -132,26 +130,35 @@ def export_int8(transformer: Any, tokenizer: Any, dest: Path) -> Path:
             )
             return out.last_hidden_state
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     sample = tokenizer(["a short one", "and a somewhat longer example"], padding=True,
                        return_tensors="pt")  # fmt: skip
+    # the tracer's warnings concern decoder-only branches; BERT's graph is checked against
+    # fp32 by the calibration (int8) or the agreement check (the light path) instead
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Hidden(transformer.float().eval()),
+            tuple(sample[n] for n in names),
+            str(dest),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+    return dest
+
+
+def export_int8(transformer: Any, tokenizer: Any, dest: Path) -> Path:
+    """Export the transformer (fp32, CPU) to ONNX and quantise its weights to int8 (dynamic,
+    per-channel: per-tensor scales were measured at mean cosine 0.94 to fp32, too far off).
+    Written to a temporary name and renamed, so a crash never leaves a broken model behind."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        fp32 = Path(tmp) / "model.onnx"
-        # the tracer's warnings concern decoder-only branches; BERT's graph is checked
-        # against fp32 by the calibration instead
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Hidden(transformer.float().eval()),
-                tuple(sample[n] for n in names),
-                str(fp32),
-                input_names=names,
-                output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-                opset_version=17,
-                dynamo=False,
-            )
+        fp32 = export_fp32(transformer, tokenizer, Path(tmp) / "model.onnx")
         partial = Path(tmp) / "model-int8.onnx"
         logging.disable(logging.WARNING)  # the quantiser logs every tensor on the root logger
         try:

@@ -11,15 +11,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from index.imports import extras_off
+
 Span = tuple[int, int]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
+def _nltk() -> Any:
+    """``nltk`` imported without scipy and scikit-learn (index/imports.py): its package
+    imports them for features not used here (statistics, classifiers), 1.5 s on a cold start."""
+    with extras_off("scipy", "sklearn"):
+        import nltk
+
+    return nltk
+
+
+@lru_cache(maxsize=1)
 def nltk_data() -> Any:
     """The ``nltk`` module with the data folder llama-index ships on its search path."""
-    import nltk
+    nltk = _nltk()
 
     # found, not imported: importing llama_index.core costs seconds that `ask` waits for
     spec = importlib.util.find_spec("llama_index.core")
@@ -52,6 +64,7 @@ def query_terms(text: str, stopwords: Iterable[str] | None = None) -> list[str]:
 @lru_cache(maxsize=1)
 def _porter() -> Any:
     """Porter's original algorithm, the one FTS5's ``porter`` tokenizer applies."""
+    _nltk()
     from nltk.stem.porter import PorterStemmer
 
     return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)

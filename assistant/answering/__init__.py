@@ -3,6 +3,8 @@ backends), and the condensers that rewrite chat follow-ups before retrieval."""
 
 from __future__ import annotations
 
+import sys
+
 from assistant.answering.base import Answerer, citation
 from assistant.answering.condense import Condenser, LLMCondenser, RuleCondenser
 from assistant.answering.extractive import ExtractiveAnswerer
@@ -54,6 +56,10 @@ def make_answerer(
 def make_condenser(settings: Settings, answerer: Answerer) -> Condenser:
     """The condenser for ``answerer``: the LLM answerer's model rewrites follow-ups, with
     the rules as fallback; the extractive answerer uses the rules."""
+    if "assistant.answering.llm" not in sys.modules:
+        # then ``answerer`` is no LLMAnswerer; importing that module (llama-index) costs a
+        # cold start a second
+        return RuleCondenser()
     from assistant.answering.llm import LLMAnswerer
 
     if isinstance(answerer, LLMAnswerer):

@@ -106,6 +106,10 @@ class LLMCondenser:
 
         prompt = load_prompt("condense", self.prompts_dir)
         system, user = prompt.render(history="\n".join(lines), question=question)
+        # here, not at the top: importing llama_index.core costs a cold `ask` about a second,
+        # and the default (rule) condenser never needs it
+        from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
         try:
             reply = self.llm.chat(
                 [
