@@ -101,9 +101,6 @@ class LLMCondenser:
         for turn in history[-3:]:
             said = turn.answer.short_answer or strip_markers(turn.answer.answer)
             lines += [f"User: {turn.question}", f"Assistant: {shorten(strip_markers(said), 300)}"]
-        # llama-index loads only with an LLM: the rule-based path and `stats` stay light
-        from llama_index.core.base.llms.types import ChatMessage, MessageRole
-
         prompt = load_prompt("condense", self.prompts_dir)
         system, user = prompt.render(history="\n".join(lines), question=question)
         # here, not at the top: importing llama_index.core costs a cold `ask` about a second,
