@@ -120,6 +120,18 @@ def running_server(env: dict[str, str]) -> Iterator[None]:
         proc.wait(timeout=30)
 
 
+def summary(name: str, runs: list[float]) -> dict[str, Any]:
+    """One command's row: every run, min / median / max; printed as the table's line."""
+    row = {
+        "runs": [round(s, 3) for s in runs],
+        "min": round(min(runs), 3),
+        "median": round(statistics.median(runs), 3),
+        "max": round(max(runs), 3),
+    }
+    print(f"{name:<20} {row['min']:>7.2f} {row['median']:>7.2f} {row['max']:>7.2f}", flush=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -145,27 +157,13 @@ def main() -> None:
     rows: dict[str, dict[str, Any]] = {}
     print(f"{'command':<20} {'min':>7} {'median':>7} {'max':>7}   (seconds, {args.runs} runs)")
     for name, (cmd, stdin) in COMMANDS.items():
-        runs = [timed(cmd, stdin, env) for _ in range(args.runs)]
-        rows[name] = {
-            "runs": [round(s, 3) for s in runs],
-            "min": round(min(runs), 3),
-            "median": round(statistics.median(runs), 3),
-            "max": round(max(runs), 3),
-        }
-        r = rows[name]
-        print(f"{name:<20} {r['min']:>7.2f} {r['median']:>7.2f} {r['max']:>7.2f}", flush=True)
+        rows[name] = summary(name, [timed(cmd, stdin, env) for _ in range(args.runs)])
     if not args.no_server:
         name = "ask (server running)"
         with running_server(env):
-            runs = [timed(COMMANDS["ask"][0], None, env) for _ in range(args.runs)]
-        rows[name] = {
-            "runs": [round(s, 3) for s in runs],
-            "min": round(min(runs), 3),
-            "median": round(statistics.median(runs), 3),
-            "max": round(max(runs), 3),
-        }
-        r = rows[name]
-        print(f"{name:<20} {r['min']:>7.2f} {r['median']:>7.2f} {r['max']:>7.2f}", flush=True)
+            rows[name] = summary(
+                name, [timed(COMMANDS["ask"][0], None, env) for _ in range(args.runs)]
+            )
     steps = phases(env)
     print("\nwhere a cold `ask` spends its time (one process):")
     for name, seconds in steps.items():
