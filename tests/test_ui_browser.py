@@ -134,10 +134,17 @@ def test_sample_question_streams_a_cited_answer_with_a_source_card(
     context.close()
 
 
-def _upload(page: Any, path: Path) -> str:
+def _upload(page: Any, path: Path, app: dict[str, Any]) -> str:
     page.get_by_role("tab", name="Upload").click()
+    # the tab's components mount on first selection: choose the file once the drop zone shows,
+    # as a person would, not while Gradio is still wiring the input up
+    expect(page.locator("#files")).to_be_visible()
     page.locator("#files input[type=file]").set_input_files(str(path))
-    page.locator("#files").get_by_text(path.name).first.wait_for(timeout=30_000)
+    try:
+        page.locator("#files").get_by_text(path.name).first.wait_for(timeout=30_000)
+    except Exception as exc:  # say what the app saw: a bare timeout is undiagnosable
+        log = app["log"].read_text(errors="replace")[-4000:]
+        raise AssertionError(f"{path.name} never showed in the Upload tab; log:\n{log}") from exc
     page.locator("#ingest").click()
     result = page.locator("#ingest-result li")
     result.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
@@ -159,7 +166,7 @@ def test_uploaded_article_is_searchable_at_once_and_can_be_deleted(
         encoding="utf-8",
     )
     context, page, dialogs = open_page(browser, app)
-    result = _upload(page, article)
+    result = _upload(page, article, app)
     assert result.startswith("quillfeather-bridge.txt") and "1 new" in result
     bot = ask(page, "How long will the Quillfeather Bridge close?")
     assert "17 days" in bot.inner_text()
@@ -199,7 +206,7 @@ def test_article_markup_renders_as_text(browser: Any, app: dict[str, Any]) -> No
         encoding="utf-8",
     )
     context, page, dialogs = open_page(browser, app)
-    assert "1 new" in _upload(page, article)
+    assert "1 new" in _upload(page, article, app)
     bot = ask(page, "What budget did the Zephyrine council approve?")
     assert "42 million" in bot.inner_text()
     card = page.locator("#sources .src-card").first
@@ -261,9 +268,9 @@ def test_upload_takes_feeds_and_json_files(browser: Any, app: dict[str, Any]) ->
     assert {".json", ".rss", ".xml", ".atom", ".jsonl", ".gz"} <= {
         a.strip() for a in accept.split(",")
     }
-    assert _upload(page, feed).startswith("harbor-feed.rss: 2 new")
+    assert _upload(page, feed, app).startswith("harbor-feed.rss: 2 new")
     context.close()
     context, page, more = open_page(browser, app)  # a fresh result list
-    assert _upload(page, dump).startswith("one-article.json: 1 new")
+    assert _upload(page, dump, app).startswith("one-article.json: 1 new")
     assert not dialogs and not more
     context.close()
