@@ -52,6 +52,11 @@ def test_the_wheel_carries_the_prompts(tmp_path: Path) -> None:
         for name in TEMPLATES:
             packed = zf.read(f"assistant/prompt_templates/{name}").decode("utf-8")
             assert packed == (ROOT / "prompts" / name).read_text(encoding="utf-8")
+        for model in ("reader.json", "reader-e5.json"):  # the reader's model per encoder
+            assert (
+                zf.read(f"assistant/answering/{model}")
+                == (ROOT / "assistant" / "answering" / model).read_bytes()
+            )
     # imported from the wheel itself (a zip): the templates come through the resources API
     check = (
         "import assistant.prompts as p; t = p.packaged(); "

@@ -38,6 +38,7 @@ def make_answerer(
         refuse_below=settings.refuse_below,
         embedder=embedder,
         model_path=settings.reader_model or None,
+        sentence_encoder=settings.sentence_encoder,
         ner_model=settings.ner_model,
         short_answer_min=settings.short_answer_min,
     )

@@ -63,10 +63,11 @@ class ExtractiveAnswerer:
         embedder: Embedder | None = None,
         model: ReaderModel | None = None,
         model_path: str | None = None,
+        sentence_encoder: str = "minilm",
         ner_model: str = DEFAULT_NER_MODEL,
         short_answer_min: float | None = None,
     ) -> None:
-        self.model = model or load_model(model_path or None)
+        self.model = model or load_model(model_path or None, sentence_encoder)
         if importlib.util.find_spec(ner_model) is None:  # loaded at the first question
             raise ConfigError(
                 f"the NER model {ner_model!r} is not installed: `pip install "

