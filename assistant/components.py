@@ -12,7 +12,7 @@ from index.embeddings import Embedder, SentenceTransformerEmbedder, load_embedde
 from index.errors import ConfigError
 from index.lexical import LexicalIndex
 from index.light import fp32_model_path, load_light
-from index.loaders import LoadOptions
+from index.loaded import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
 from index.sentence_model import default_cache_dir, offline_environment, resolve_model
