@@ -6,7 +6,7 @@ a minute on a laptop) is announced on stderr, so the wait before the URL is not 
 
 import sys
 
-from index.embeddings import offline_environment
+from index.sentence_model import offline_environment
 
 offline_environment()  # before the heavy imports: no hub downloads, no analytics
 

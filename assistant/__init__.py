@@ -22,9 +22,9 @@ from assistant.library import Library, count_items
 from assistant.preflight import check_answerer
 from assistant.retrieval import Filters
 from assistant.settings import SECRET_FIELDS, Settings
-from index.embeddings import offline_environment
 from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
 from index.pipeline import Failure, IngestReport
+from index.sentence_model import offline_environment
 from index.store import ArticleRecord, StoreStats
 
 # every suffix ingest reads, plain or gzipped (the web app's upload accepts exactly these)

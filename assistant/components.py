@@ -8,20 +8,14 @@ from pathlib import Path
 
 from assistant.settings import Settings
 from index.chunking import Chunker
-from index.embeddings import (
-    Embedder,
-    SentenceTransformerEmbedder,
-    default_cache_dir,
-    load_embedder,
-    offline_environment,
-    resolve_model,
-)
+from index.embeddings import Embedder, SentenceTransformerEmbedder, load_embedder
 from index.errors import ConfigError
 from index.lexical import LexicalIndex
 from index.light import fp32_model_path, load_light
-from index.loaders import LoadOptions
+from index.loaded import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
+from index.sentence_model import default_cache_dir, offline_environment, resolve_model
 from index.store import ChromaStore, make_client
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from assistant import components
 from assistant.errors import EmptyIndexError, StoreError
 from assistant.settings import Settings
 from index.errors import LoadError
-from index.loaders import Loaded, parse_record
+from index.json_files import parse_record
+from index.loaded import Loaded
 from index.pipeline import Ingestor, IngestReport, ProgressFn, count_items
 from index.store import ArticleRecord, ChromaStore, StoreStats, local_path
 

@@ -15,8 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from index.embeddings import DEFAULT_MODEL
 from index.errors import ConfigError
+from index.sentence_model import DEFAULT_MODEL
 
 SETTINGS_FILE_ENV = "ASSISTANT_SETTINGS_FILE"
 DEFAULT_SETTINGS_FILE = "assistant.toml"

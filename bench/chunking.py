@@ -37,8 +37,10 @@ from machine_info import machine  # bench/ is on sys.path when run as a script
 
 from index.articles import Article
 from index.chunking import Chunk, Chunker
-from index.embeddings import DEFAULT_MODEL, load_embedder, offline_environment
-from index.loaders import LoadOptions, iter_articles
+from index.embeddings import load_embedder
+from index.loaded import LoadOptions
+from index.loaders import iter_articles
+from index.sentence_model import DEFAULT_MODEL, offline_environment
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "eval" / "realtimeqa-2025"

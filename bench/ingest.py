@@ -99,7 +99,7 @@ def run_llamaindex(slice_path: Path, data_dir: Path) -> dict[str, Any]:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from index.embeddings import DEFAULT_MODEL, resolve_model
+    from index.sentence_model import DEFAULT_MODEL, resolve_model
 
     started = time.perf_counter()
     embed = HuggingFaceEmbedding(model_name=resolve_model(DEFAULT_MODEL), device="cpu")
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
-    from index.embeddings import offline_environment
+    from index.sentence_model import offline_environment
 
     offline_environment()
     if args.side:  # a child process: one side, result to --json-out

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, default=REPO / "bench" / "out" / "precision.json")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from index.embeddings import offline_environment
+    from index.sentence_model import offline_environment
 
     offline_environment()
     from index.articles import Article

@@ -39,7 +39,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.embeddings import offline_environment
+from index.sentence_model import offline_environment
 
 offline_environment()
 

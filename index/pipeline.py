@@ -23,7 +23,8 @@ import numpy as np
 
 from index.chunking import ChunkedArticle, Chunker
 from index.embeddings import Embedder
-from index.loaders import JSONL_EXTS, Loaded, LoadOptions, expand_paths, file_kind, iter_articles
+from index.loaded import Loaded, LoadOptions
+from index.loaders import JSONL_EXTS, expand_paths, file_kind, iter_articles
 from index.store import ChromaStore
 
 log = logging.getLogger(__name__)

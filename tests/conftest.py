@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 from index.chunking import Chunker
-from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
+from index.embeddings import SentenceTransformerEmbedder, load_embedder
 from index.pipeline import Ingestor
+from index.sentence_model import offline_environment
 from index.store import ChromaStore, make_client
 
 offline_environment()

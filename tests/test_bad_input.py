@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE, corpus_rows, write_jsonl
 
-from index.loaders import LoadOptions, iter_articles
+from index.loaded import LoadOptions
+from index.loaders import iter_articles
 from index.pipeline import Ingestor
 
 

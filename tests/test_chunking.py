@@ -11,7 +11,8 @@ from conftest import SAMPLE, corpus_rows
 from index.articles import Article
 from index.chunking import Chunk, Chunker
 from index.embeddings import SentenceTransformerEmbedder
-from index.loaders import article_from_record, load_path
+from index.json_files import article_from_record
+from index.loaders import load_path
 from index.text import split_sentences
 
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, SAMPLE
 
-from index.embeddings import SentenceTransformerEmbedder, resolve_model
+from index.embeddings import SentenceTransformerEmbedder
 from index.light import LIGHT_MAX_ROWS, OnnxEmbedder, fp32_model_path, light_config, load_light
+from index.sentence_model import resolve_model
 from index.text import split_sentences
 
 QUESTION = "How many Guard members were deployed?"

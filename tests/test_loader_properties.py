@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from pytest import TempPathFactory
 
 from index.articles import Article, normalise_text
-from index.loaders import Loaded, iter_articles, parse_record
+from index.json_files import parse_record
+from index.loaded import Loaded
+from index.loaders import iter_articles
 from index.pipeline import Ingestor
 
 FAST = settings(max_examples=150, deadline=None)

@@ -11,7 +11,8 @@ from pathlib import Path
 from conftest import CORPUS_2025, FIXTURES, SAMPLE, corpus_rows, write_jsonl
 
 from index.articles import Article, article_id_for, derive_title
-from index.loaders import LoadOptions, iter_articles, load_path
+from index.loaded import LoadOptions
+from index.loaders import iter_articles, load_path
 
 ARTICLES = FIXTURES / "articles"
 

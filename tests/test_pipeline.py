@@ -16,7 +16,7 @@ from conftest import corpus_rows, index_state, write_jsonl
 from index.articles import Article
 from index.chunking import ChunkedArticle, Chunker
 from index.embeddings import SentenceTransformerEmbedder
-from index.loaders import Loaded
+from index.loaded import Loaded
 from index.pipeline import Ingestor
 from index.store import ChromaStore
 

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from assistant import Assistant
 from assistant.faces.cli import app
 from assistant.settings import Settings
-from index.embeddings import COMPILE_AFTER_ROWS, SentenceTransformerEmbedder
+from index.bf16_compile import COMPILE_AFTER_ROWS
+from index.embeddings import SentenceTransformerEmbedder
 from index.errors import ConfigError
 from index.precision import cpu_flags, native_candidates
 from index.store import ChromaStore, make_client
@@ -64,7 +65,7 @@ def test_auto_falls_back_to_fp32_when_calibration_fails(
     caplog: pytest.LogCaptureFixture, embedder: SentenceTransformerEmbedder
 ) -> None:
     # a real calibration run, against a bar no other path can clear
-    with caplog.at_level(logging.WARNING, logger="index.embeddings"):
+    with caplog.at_level(logging.WARNING, logger="index.precision_choice"):
         emb = SentenceTransformerEmbedder(precision="auto", flags={"avx512_bf16"}, threshold=1.01)
     [cal] = emb.calibration
     assert cal.precision == "bf16" and not cal.passed and 0.99 < cal.mean_cosine <= 1.0

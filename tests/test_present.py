@@ -90,7 +90,7 @@ def test_web_cards_link_only_safe_urls_and_escape_titles() -> None:
 
 def test_slack_lists_sources_from_the_same_view() -> None:
     pytest.importorskip("slack_bolt")
-    from assistant.faces.slack import to_mrkdwn
+    from assistant.faces.slack_messages import to_mrkdwn
 
     _, sources = to_mrkdwn(_answer("javascript:alert(1)", title="A|<b>"))
     assert sources.startswith("*[1]* A¦&lt;b&gt; — news.example, 2 Jun 2025")

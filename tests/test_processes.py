@@ -255,7 +255,7 @@ def _crash_after_chunks(store: ChromaStore, embedder: Any, chunker: Chunker, row
                         committed: str | None) -> list[str]:  # fmt: skip
     """What a writer killed between writing the chunks and committing the record leaves
     (index/store.py, steps 1 and 2); returns the chunk ids written."""
-    from index.loaders import article_from_record
+    from index.json_files import article_from_record
 
     item = chunker.prepare(article_from_record(row), "crashed.jsonl")
     if committed is None:
@@ -279,7 +279,8 @@ def _crash_after_chunks(store: ChromaStore, embedder: Any, chunker: Chunker, row
 def test_readers_never_see_half_written_articles(
     ingestor: Ingestor, embedder: SentenceTransformerEmbedder, chunker: Chunker
 ) -> None:
-    from index.loaders import Loaded, article_from_record
+    from index.json_files import article_from_record
+    from index.loaded import Loaded
 
     rows = corpus_rows(3, start=300)
     ingestor.ingest_paths([SAMPLE])

@@ -398,7 +398,7 @@ def test_the_notification_text_is_escaped_like_the_blocks(bot: Bot) -> None:
 def test_blocks_list_each_cited_article_once() -> None:
     from answer_samples import FIRST, SECOND, doubled_answer
 
-    from assistant.faces.slack import answer_blocks
+    from assistant.faces.slack_messages import answer_blocks
 
     blocks = answer_blocks(doubled_answer())
     sources = next(

@@ -12,7 +12,8 @@ from index.articles import Article
 from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder
 from index.errors import ConfigError
-from index.loaders import Loaded, load_path
+from index.loaded import Loaded
+from index.loaders import load_path
 from index.pipeline import Ingestor
 from index.store import ChromaStore
 

@@ -43,7 +43,8 @@ def make_encoder(name: str, embedder: Embedder | None) -> SentenceEncoder:
     if name == "e5":
         return E5Encoder()
     if embedder is None:
-        from index.embeddings import DEFAULT_MODEL, load_embedder
+        from index.embeddings import load_embedder
+        from index.sentence_model import DEFAULT_MODEL
 
         embedder = load_embedder(DEFAULT_MODEL)
     return EmbedderEncoder(embedder)

@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from index.embeddings import offline_environment  # noqa: E402
+from index.sentence_model import offline_environment  # noqa: E402
 
 offline_environment()
 

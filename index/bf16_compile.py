@@ -1,0 +1,86 @@
+"""The torch.compile'd bf16 path for long ingests: when it starts, the background thread that
+compiles it, and waiting for that thread at exit.
+
+:class:`CompiledBf16` is a mixin of :class:`index.embeddings.SentenceTransformerEmbedder`,
+which sets the attributes it declares (the bf16 module once the bf16 path is built)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# texts in one call from which a bf16 embedder counts it as ingest work towards compiling
+COMPILE_MIN_ROWS = 128
+# ingest rows embedded before compiling starts: compiling takes a minute or more and pays off
+# only for an ingest that runs longer still (a process waits for it at exit)
+COMPILE_AFTER_ROWS = 2048
+
+
+class CompiledBf16:
+    """Starts compiling the bf16 model once an ingest is long enough; ``_compiled`` is the
+    compiled forward when ready."""
+
+    # set by the embedder's __init__ (``_bf16_module`` when the bf16 path is built)
+    device: str
+    compile: bool
+    compile_thread: threading.Thread | None
+    _bf16_module: Any
+    _compile_started: bool
+    _ingest_rows: int
+    _compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None
+
+    def _maybe_compile(self) -> None:
+        """Long ingests run a torch.compile'd graph of the bf16 model: 1.6-1.9x the eager
+        speed here (bench/RESULTS.md). Compiling takes a minute or more, so it starts in a
+        background thread once an ingest has embedded COMPILE_AFTER_ROWS texts, while eager
+        bf16 goes on embedding; queries (one row) always stay eager, so one never waits for
+        a compile. Both run the same bf16 weights (mean cosine 0.99998 between them). The
+        thread is not a daemon: a process waits for it at exit (see :meth:`close`)."""
+        if (
+            not self.compile
+            or self._compile_started
+            or self._bf16_module is None
+            or self._ingest_rows < COMPILE_AFTER_ROWS
+        ):
+            return
+        self._compile_started = True
+        self.compile_thread = threading.Thread(target=self._compile_bf16, name="embed-compile")
+        self.compile_thread.start()
+
+    def close(self) -> None:
+        """Wait for a compile still running: a thread inside torch at interpreter exit can
+        crash the process (exit status 139) after its work is done."""
+        if self.compile_thread is not None:
+            self.compile_thread.join()
+
+    def _compile_bf16(self) -> None:
+        import torch
+
+        try:
+            compiled = torch.compile(self._bf16_module, dynamic=True)
+            shape = (4, 64)  # a warm-up of ordinary size; dynamic=True keeps it general
+            warm = {
+                "input_ids": torch.full(shape, 1000, dtype=torch.long),
+                "attention_mask": torch.ones(shape, dtype=torch.long),
+                "token_type_ids": torch.zeros(shape, dtype=torch.long),
+            }
+            with torch.inference_mode():
+                compiled(**warm)
+        except Exception as exc:  # no C compiler, unsupported platform: eager is fine
+            log.warning("could not compile the bf16 model (%s); staying eager", exc)
+            return
+
+        def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+            feed = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
+            with torch.inference_mode():
+                hidden = compiled(**feed).last_hidden_state
+            return np.asarray(hidden.float().cpu().numpy())
+
+        self._compiled = run
+        log.info("the compiled bf16 embedding model is in use")

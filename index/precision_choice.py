@@ -1,0 +1,210 @@
+"""Which path an embedder encodes on, and the paths themselves: sentence-transformers' own
+fp32 encode, or our forward (torch bf16, or the int8 ONNX model) with the same mean pooling.
+The choice is made once at start, by calibrating the faster paths against fp32
+(``index.precision`` measures), and remembered per machine in the cache dir.
+
+:class:`PrecisionChoice` is a mixin of :class:`index.embeddings.SentenceTransformerEmbedder`,
+which sets the attributes it declares before choosing."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import ConfigError
+from index.light import pool
+from index.precision import (
+    Calibration,
+    calibrate,
+    calibration_texts,
+    cpu_flags,
+    export_int8,
+    int8_model_path,
+    model_fingerprint,
+    native_candidates,
+    onnx_session,
+)
+
+log = logging.getLogger(__name__)
+
+# remembered calibration outcomes, in the cache dir (see _remembered)
+CALIBRATION_FILE = "calibration.json"
+
+
+class PrecisionChoice:
+    """Encoding at the chosen precision, and choosing it (``_choose``)."""
+
+    # set by the embedder's __init__
+    model: Any
+    name: str
+    path: str
+    device: str
+    batch_size: int
+    dimension: int
+    max_tokens: int
+    cache_dir: Path
+    calibration: list[Calibration]
+    _forward: Callable[[dict[str, np.ndarray]], np.ndarray] | None
+    _compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None
+    _bf16_module: Any
+
+    # -- choosing the path -----------------------------------------------------------------
+    def _mean_pooled(self) -> bool:
+        """Our own bf16/int8 forward reproduces Transformer → mean Pooling (→ Normalize);
+        other module stacks keep sentence-transformers' fp32 path."""
+        mods = list(self.model)
+        if len(mods) not in (2, 3) or type(mods[0]).__name__ != "Transformer":
+            return False
+        pooling = mods[1]
+        # sentence-transformers 6 has ``pooling_mode``; older releases a getter
+        mode = getattr(pooling, "pooling_mode", None)
+        if mode is None:
+            mode = getattr(pooling, "get_pooling_mode_str", lambda: "")()
+        return bool(mode == "mean")
+
+    def _build(self, precision: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+        import torch
+
+        transformer = self.model[0].auto_model
+        if precision == "bf16":
+            bf16 = copy.deepcopy(transformer).to(torch.bfloat16).eval()
+            self._bf16_module = bf16
+
+            def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+                feed = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
+                with torch.inference_mode():
+                    hidden = bf16(**feed).last_hidden_state
+                return hidden.float().cpu().numpy()
+
+            return run
+        dest = int8_model_path(self.path, self.cache_dir)
+        if not dest.is_file():
+            export_int8(transformer, self.model.tokenizer, dest)
+        return onnx_session(dest, torch.get_num_threads())
+
+    def _choose(self, precision: str, flags: set[str] | None, threshold: float) -> str:
+        if precision == "fp32":
+            return "fp32"
+        if not self._mean_pooled():
+            if precision == "auto":
+                return "fp32"
+            raise ConfigError(
+                f"precision {precision} needs a mean-pooling sentence-transformers model; "
+                f"{self.name!r} is not one: use ASSISTANT_EMBED_PRECISION=fp32"
+            )
+        tried = native_candidates(cpu_flags() if flags is None else flags)
+        if precision != "auto":
+            tried = [precision]
+        # the calibration costs seconds at every start (an fp32 and a bf16 pass over ~20
+        # passages) for an outcome fixed by model, CPU and torch: remembered per machine;
+        # flags given by a caller (tests) always calibrate
+        remembered = self._remembered(precision, tried, threshold) if flags is None else None
+        if remembered is not None:
+            return remembered
+        texts = calibration_texts()
+        reference = self._encode_fp32(texts)
+        for candidate in tried:
+            forward = self._build(candidate)
+            result = calibrate(candidate, reference, self._encode_with(forward, texts), threshold)
+            self.calibration.append(result)
+            log.info(
+                "embedding precision %s: mean cosine %.5f to fp32 on the calibration batch",
+                candidate,
+                result.mean_cosine,
+            )
+            if result.passed or precision != "auto":
+                # asked for by name: used as asked, the calibration is only reported
+                self._forward = forward
+                if flags is None:
+                    self._remember(precision, tried, threshold, candidate)
+                return candidate
+        if precision == "auto" and tried:
+            log.warning("no faster embedding path agreed with fp32 well enough; using fp32")
+        if flags is None:
+            self._remember(precision, tried, threshold, "fp32")
+        return "fp32"
+
+    def _calibration_key(self, precision: str, tried: list[str], threshold: float) -> str:
+        import torch
+
+        return "|".join(
+            [
+                model_fingerprint(self.path),
+                self.device,
+                precision,
+                ",".join(tried),
+                str(threshold),
+                torch.__version__,
+            ]
+        )
+
+    def _remembered(self, precision: str, tried: list[str], threshold: float) -> str | None:
+        """The precision an earlier calibration chose on this machine, its path built."""
+        try:
+            saved = json.loads((self.cache_dir / CALIBRATION_FILE).read_text())
+            entry = saved[self._calibration_key(precision, tried, threshold)]
+            chosen = str(entry["chosen"])
+            self.calibration = [Calibration(**c) for c in entry["calibration"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if chosen != "fp32":
+            self._forward = self._build(chosen)
+        log.info("embedding precision %s (calibrated earlier on this machine)", chosen)
+        return chosen
+
+    def _remember(self, precision: str, tried: list[str], threshold: float, chosen: str) -> None:
+        path = self.cache_dir / CALIBRATION_FILE
+        try:
+            saved = json.loads(path.read_text()) if path.is_file() else {}
+        except (OSError, ValueError):
+            saved = {}
+        saved[self._calibration_key(precision, tried, threshold)] = {
+            "chosen": chosen,
+            "calibration": [vars(c) for c in self.calibration],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(saved, indent=1))
+            os.replace(partial, path)  # a concurrent start never reads half a file
+        except OSError as exc:  # a read-only home only costs the calibration next time
+            log.info("could not remember the calibration in %s (%s)", path, exc)
+
+    # -- encoding ----------------------------------------------------------------------------
+    def _encode_fp32(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _encode_with(
+        self,
+        forward: Callable[[dict[str, np.ndarray]], np.ndarray],
+        texts: list[str],
+        compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Tokenise once, embed in length-sorted batches (little padding), mean-pool over the
+        attention mask and normalise in fp32: what sentence-transformers does for this model."""
+        enc = self.model.tokenizer(
+            [t.strip() for t in texts], truncation=True, max_length=self.max_tokens, verbose=False
+        )
+        ids: list[list[int]] = enc["input_ids"]
+        types: list[list[int]] = enc.get("token_type_ids") or [[0] * len(i) for i in ids]
+        pad = int(self.model.tokenizer.pad_token_id or 0)
+        return pool(ids, types, pad, self.dimension, self.batch_size, forward, compiled)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._forward is None:
+            return self._encode_fp32(texts)
+        return self._encode_with(self._forward, texts, self._compiled)
