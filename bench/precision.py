@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     assert forward is not None
     rate, vec = timed(lambda: emb._encode_with(forward, texts))
     rows.append({"path": "torch bf16 (eager)", "tokens_per_s": rate, "vectors": vec})
-    emb._maybe_compile(10**6)  # start compiling now, as a big ingest batch would
+    emb._ingest_rows = 10**6  # start compiling now, as a long ingest would
+    emb._maybe_compile()
     deadline = time.monotonic() + 900
     while emb._compiled is None and time.monotonic() < deadline:
         time.sleep(0.5)
