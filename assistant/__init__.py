@@ -25,7 +25,7 @@ from assistant.settings import SECRET_FIELDS, Settings
 from index.embeddings import offline_environment
 from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
 from index.pipeline import Failure, IngestReport
-from index.store import ArticleRecord, StoreStats
+from index.records import ArticleRecord, StoreStats
 
 # every suffix ingest reads, plain or gzipped (the web app's upload accepts exactly these)
 INGEST_SUFFIXES: frozenset[str] = frozenset(SUPPORTED_EXTS | GZIP_EXTS)

@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from assistant.settings import Settings
+from index.chroma_client import make_client
 from index.chunking import Chunker
 from index.embeddings import (
     Embedder,
@@ -22,7 +23,7 @@ from index.light import fp32_model_path, load_light
 from index.loaders import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
-from index.store import ChromaStore, make_client
+from index.store import ChromaStore
 
 log = logging.getLogger(__name__)
 

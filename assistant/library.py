@@ -16,10 +16,12 @@ from typing import Any
 from assistant import components
 from assistant.errors import EmptyIndexError, StoreError
 from assistant.settings import Settings
+from index.chroma_client import local_path
 from index.errors import LoadError
 from index.loaders import Loaded, parse_record
 from index.pipeline import Ingestor, IngestReport, ProgressFn, count_items
-from index.store import ArticleRecord, ChromaStore, StoreStats, local_path
+from index.records import ArticleRecord, StoreStats
+from index.store import ChromaStore
 
 __all__ = ["Library", "count_items"]
 

@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
+from index.chroma_client import make_client
 from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder, load_embedder, offline_environment
 from index.pipeline import Ingestor
-from index.store import ChromaStore, make_client
+from index.store import ChromaStore
 
 offline_environment()
 
