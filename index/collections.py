@@ -47,6 +47,12 @@ def check_built_model(
         )
 
 
+def built_precision(built: dict[str, Any]) -> str:
+    """The precision a chunk collection was built in (``built``: its metadata)."""
+    # an index that recorded no precision was built before precisions existed: in fp32
+    return str(built.get("embedding_precision") or "fp32")
+
+
 class ChromaCollections:
     """The chunk and record collections of one index, current with other processes' writes."""
 
@@ -105,8 +111,7 @@ class ChromaCollections:
         built = dict(self.chunks.metadata or {})
         built_dim = built.get("dimension")
         check_built_model(self.name, built, embedding_model, dimension)
-        # an index that recorded no precision was built before precisions existed: in fp32
-        self.built_precision = str(built.get("embedding_precision") or "fp32")
+        self.built_precision = built_precision(built)
         self.precision = precision or self.built_precision
         self._check_precision()
         if dimension and not built_dim:

@@ -2,13 +2,16 @@
 
 :class:`ArticleRecord` (one article besides its chunks), :class:`StoreStats` (the index's
 figures) and :class:`ChunkHit` (a chunk a query returned) are the types the store hands out;
-the functions here turn an ingested article into Chroma metadata and metadata back into a
-record. Nothing here talks to Chroma, so a reader can use these without importing it.
+the functions here turn an ingested article into Chroma metadata, metadata back into a
+record, and a collection's records into the list and the figures the store answers with.
+Nothing here talks to Chroma, so a reader of its files (index/chroma_file.py) shares them.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -123,4 +126,42 @@ def article_record(id: str, meta: dict[str, Any], text: str | None = None) -> Ar
         ingested_at=from_ts(meta.get("ingested_ts")),
         origin=str(meta.get("origin", "")),
         text=text,
+    )
+
+
+def newest_first(records: Iterable[tuple[str, dict[str, Any]]]) -> list[ArticleRecord]:
+    """The committed articles among ``records`` (id and record metadata), newest first."""
+    out = [article_record(rid, m) for rid, m in records if m.get("hash")]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
+
+
+def tally(
+    records: Iterable[tuple[str, dict[str, Any]]],
+    chunks: int,
+    embedding_model: str,
+    dimension: int,
+    precision: str,
+) -> StoreStats:
+    """The figures of a collection from its records (id and record metadata, in the
+    collection's order, which orders outlets of equal counts) and its chunk count."""
+    sources: Counter[str] = Counter()
+    dates: list[int] = []
+    articles = 0
+    for _, meta in records:
+        if not meta.get("hash"):
+            continue
+        articles += 1
+        sources[str(meta.get("source") or "unknown")] += 1
+        if isinstance(meta.get("published_ts"), int):
+            dates.append(int(meta["published_ts"]))
+    return StoreStats(
+        articles=articles,
+        chunks=chunks,
+        sources=dict(sources.most_common()),
+        earliest=from_ts(min(dates)) if dates else None,
+        latest=from_ts(max(dates)) if dates else None,
+        embedding_model=embedding_model,
+        dimension=dimension,
+        precision=precision,
     )

@@ -15,9 +15,7 @@ belong to a committed article version, and retrieval keeps only those.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -32,8 +30,9 @@ from index.records import (
     StoreStats,
     article_record,
     chunk_metadata,
-    from_ts,
+    newest_first,
     record_metadata,
+    tally,
 )
 
 _PAGE = 2000
@@ -80,10 +79,7 @@ class ChromaStore(ChromaCollections):
         return {rid: str(m["hash"]) for rid, m in self._iter_records() if m.get("hash")}
 
     def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
-        where = {"source": source} if source else None
-        out = [article_record(rid, m) for rid, m in self._iter_records(where) if m.get("hash")]
-        oldest = datetime.min.replace(tzinfo=UTC)
-        return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
+        return newest_first(self._iter_records({"source": source} if source else None))
 
     def committed_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
         """id → committed version of those of ``article_ids`` that have a committed record.
@@ -145,25 +141,13 @@ class ChromaStore(ChromaCollections):
         return int(self.chunks.count()) == 0
 
     def stats(self) -> StoreStats:
-        sources: Counter[str] = Counter()
-        dates: list[int] = []
-        articles = 0
-        for _, meta in self._iter_records():
-            if not meta.get("hash"):
-                continue
-            articles += 1
-            sources[str(meta.get("source") or "unknown")] += 1
-            if isinstance(meta.get("published_ts"), int):
-                dates.append(int(meta["published_ts"]))
-        return StoreStats(
-            articles=articles,
-            chunks=int(self.chunks.count()),
-            sources=dict(sources.most_common()),
-            earliest=from_ts(min(dates)) if dates else None,
-            latest=from_ts(max(dates)) if dates else None,
-            embedding_model=self.embedding_model,
-            dimension=self.dimension,
-            precision=self.built_precision,
+        records = list(self._iter_records())
+        return tally(
+            records,
+            int(self.chunks.count()),
+            self.embedding_model,
+            self.dimension,
+            self.built_precision,
         )
 
     # -- writing ---------------------------------------------------------------------------
