@@ -24,8 +24,8 @@ from assistant.retrieval import Filters
 from assistant.settings import SECRET_FIELDS, Settings
 from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
 from index.pipeline import Failure, IngestReport
+from index.records import ArticleRecord, StoreStats
 from index.sentence_model import offline_environment
-from index.store import ArticleRecord, StoreStats
 
 # every suffix ingest reads, plain or gzipped (the web app's upload accepts exactly these)
 INGEST_SUFFIXES: frozenset[str] = frozenset(SUPPORTED_EXTS | GZIP_EXTS)

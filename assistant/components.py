@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from assistant.settings import Settings
+from index.chroma_client import make_client
 from index.chunking import Chunker
 from index.embeddings import Embedder, SentenceTransformerEmbedder, load_embedder
 from index.errors import ConfigError
@@ -16,7 +17,7 @@ from index.loaded import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
 from index.sentence_model import default_cache_dir, offline_environment, resolve_model
-from index.store import ChromaStore, make_client
+from index.store import ChromaStore
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
 from index.articles import clean_str
 from index.pipeline import Ingestor, IngestReport, ProgressFn
-from index.store import ArticleRecord, ChromaStore, StoreStats
+from index.records import ArticleRecord, StoreStats
+from index.store import ChromaStore
 
 
 class Assistant:

@@ -3,7 +3,9 @@
 Ingest, list, show, delete and the index's figures. The :class:`~assistant.Assistant` keeps
 one and hands its index methods to it; a face that only reads or deletes records opens one
 without the embedding model (``Assistant.open_library(settings, with_model=False)``), which
-takes a fraction of a second instead of the model's load.
+takes a fraction of a second instead of the model's load. Such a library opens the store at
+its first use, and lists articles or counts them from an embedded index's files without
+opening it (index/chroma_file.py: no chromadb import) when those files read as chromadb would.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 from assistant import components
 from assistant.errors import EmptyIndexError, StoreError
 from assistant.settings import Settings
+from index.chroma_client import local_path
+from index.chroma_file import IndexFile, read_index
 from index.errors import LoadError
 from index.json_files import parse_record
 from index.loaded import Loaded
 from index.pipeline import Ingestor, IngestReport, ProgressFn, count_items
-from index.store import ArticleRecord, ChromaStore, StoreStats, local_path
+from index.records import ArticleRecord, StoreStats
+from index.store import ChromaStore
 
 __all__ = ["Library", "count_items"]
 
@@ -29,12 +34,20 @@ class Library:
     """The index's articles behind one thread-safe object: writes take turns."""
 
     def __init__(
-        self, settings: Settings, store: ChromaStore, ingestor: Ingestor | None = None
+        self,
+        settings: Settings,
+        store: ChromaStore | None = None,
+        ingestor: Ingestor | None = None,
+        collection: str | None = None,
     ) -> None:
+        """Without ``store``, the store of ``collection`` (default: the settings') opens
+        without the model when first needed."""
         self.settings = settings
-        self.store = store
+        self._store = store
+        self._collection = collection
         self.ingestor = ingestor
         self._lock = threading.Lock()
+        self._opening = threading.Lock()
 
     @classmethod
     def open(
@@ -44,7 +57,7 @@ class Library:
         if with_model:
             ingestor = components.ingestor(settings, collection)
             return cls(settings, ingestor.store, ingestor)
-        return cls(settings, components.store(settings, collection, load_model=False))
+        return cls(settings, collection=collection)
 
     @staticmethod
     def require_index(settings: Settings) -> None:
@@ -57,8 +70,18 @@ class Library:
             )
 
     @property
+    def store(self) -> ChromaStore:
+        """The store; opened here, without the model, for a library opened without one."""
+        with self._opening:
+            if self._store is None:
+                self._store = components.store(self.settings, self._collection, load_model=False)
+            return self._store
+
+    @property
     def collection(self) -> str:
-        return self.store.name
+        if self._store is not None:
+            return self._store.name
+        return self._collection or self.settings.collection
 
     @property
     def location(self) -> str:
@@ -126,11 +149,23 @@ class Library:
     def is_empty(self) -> bool:
         return self.store.is_empty()
 
+    def _index_file(self) -> IndexFile | None:
+        """The embedded index read from its files, before the store is opened (a store
+        already open answers itself); None when only chromadb can answer, and always for a
+        Chroma server, whose collections no local file mirrors."""
+        if self._store is not None or self.settings.chroma_host:
+            return None
+        return read_index(self.settings.data_dir, self.collection, self.settings.embed_model)
+
     def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
-        return self.store.list_articles(source)
+        found = self._index_file()
+        if found is None:
+            return self.store.list_articles(source)
+        return found.list_articles(source)
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
         return self.store.get_article(article_id)
 
     def stats(self) -> StoreStats:
-        return self.store.stats()
+        found = self._index_file()
+        return self.store.stats() if found is None else found.stats(self.settings.embed_model)

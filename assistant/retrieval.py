@@ -27,7 +27,8 @@ from assistant.answers import Passage
 from assistant.dates import parse_date
 from index.embeddings import Embedder
 from index.errors import ConfigError
-from index.store import ChromaStore, ChunkHit
+from index.records import ChunkHit
+from index.store import ChromaStore
 from index.text import query_terms
 
 Mode = Literal["hybrid", "dense", "lexical"]

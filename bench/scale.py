@@ -44,8 +44,9 @@ from index.sentence_model import offline_environment
 offline_environment()
 
 from bench.machine_info import machine  # noqa: E402
+from index.chroma_client import make_client  # noqa: E402
 from index.lexical import PRUNE_ABOVE, LexicalArticle, LexicalChunk, LexicalIndex  # noqa: E402
-from index.store import ChromaStore, make_client  # noqa: E402
+from index.store import ChromaStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT.parent / "shared" / "eval" / "realtimeqa-2025" / "questions.jsonl"

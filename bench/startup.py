@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/startup.py                  # 5 runs of each command
     .venv/bin/python bench/startup.py --runs 7 --data-dir /tmp/idx
+    .venv/bin/python bench/startup.py --runs 3 --no-server --commands stats "articles list"
 
 Builds a fresh temporary data dir holding the built-in sample article (unless ``--data-dir``
 names an existing index), then runs every command ``--runs`` times, one after another, each a
@@ -13,6 +14,8 @@ more process shows where a cold ``ask`` spends its time (imports, embedder and i
 first question, which loads spaCy's NER model for the extractive reader), and whether torch
 was imported (not when the light query path, index/light.py, has its ONNX export). Last,
 ``ask`` again with ``assistant serve`` running on the data dir (``--no-server`` skips it).
+``--commands`` times only the commands named; the breakdown and the server row then run only
+when ``ask`` is one of them.
 """
 
 from __future__ import annotations
@@ -139,8 +142,17 @@ def main() -> None:
     parser.add_argument(
         "--no-server", action="store_true", help="skip `ask` with `assistant serve` running"
     )
+    parser.add_argument(
+        "--commands",
+        nargs="+",
+        choices=list(COMMANDS),
+        default=list(COMMANDS),
+        metavar="COMMAND",
+        help=f"only these (default: all of {', '.join(repr(c) for c in COMMANDS)})",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "startup.json")
     args = parser.parse_args()
+    with_ask = "ask" in args.commands
 
     tmp = tempfile.TemporaryDirectory(prefix="startup-")
     data = args.data_dir or Path(tmp.name) / "data"
@@ -156,16 +168,18 @@ def main() -> None:
     load_before = os.getloadavg()
     rows: dict[str, dict[str, Any]] = {}
     print(f"{'command':<20} {'min':>7} {'median':>7} {'max':>7}   (seconds, {args.runs} runs)")
-    for name, (cmd, stdin) in COMMANDS.items():
+    for name in args.commands:
+        cmd, stdin = COMMANDS[name]
         rows[name] = summary(name, [timed(cmd, stdin, env) for _ in range(args.runs)])
-    if not args.no_server:
+    if with_ask and not args.no_server:
         name = "ask (server running)"
         with running_server(env):
             rows[name] = summary(
                 name, [timed(COMMANDS["ask"][0], None, env) for _ in range(args.runs)]
             )
-    steps = phases(env)
-    print("\nwhere a cold `ask` spends its time (one process):")
+    steps = phases(env) if with_ask else {}
+    if steps:
+        print("\nwhere a cold `ask` spends its time (one process):")
     for name, seconds in steps.items():
         print(f"  {name:<45} {seconds:>6.2f}")
     report = {

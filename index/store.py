@@ -1,8 +1,8 @@
-"""Chroma storage: a collection of chunk vectors and a collection of article records.
+"""Chroma storage: reading and writing an index's chunks and article records.
 
-Embedded ``PersistentClient`` under the data dir by default; ``HttpClient`` when a server host
-is configured. We always pass our own embeddings (Chroma's default embedding function would
-download a model) and telemetry is off.
+:class:`ChromaStore` reads and writes the two collections that
+:class:`index.collections.ChromaCollections` opens (and keeps current across processes); the
+record types are in index/records.py and the client in index/chroma_client.py.
 
 Crash safety: an article is written in steps that each leave a state :meth:`ChromaStore.repair`
 can finish or undo. Its record is marked ``pending`` with the new content hash, the new chunks
@@ -11,184 +11,31 @@ deleted, and the mark is cleared. Repair, run before every ingest, deletes the c
 marked article whose hash is not the committed one, and drops records never committed.
 Readers never wait for that repair: :meth:`ChromaStore.committed_versions` tells which chunks
 belong to a committed article version, and retrieval keeps only those.
-
-Several processes on one embedded index: every write runs under the writer and batch locks
-of :class:`index.lock.IndexGuard`, and a process reopens its collections when another one
-has written since it loaded them (see index/lock.py and docs/cross-process.md).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
-from index.chunking import Chunk, ChunkedArticle
+from index.chunking import ChunkedArticle
+from index.collections import ChromaCollections
 from index.errors import ConfigError, StoreError
-from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
-from index.lock import IndexGuard
+from index.lexical import LexicalArticle, LexicalChunk
+from index.records import (
+    ArticleRecord,
+    ChunkHit,
+    StoreStats,
+    article_record,
+    chunk_metadata,
+    newest_first,
+    record_metadata,
+    tally,
+)
 
-log = logging.getLogger(__name__)
-
-RECORDS_SUFFIX = "-articles"
 _PAGE = 2000
-# how often a reader looks whether another process has written (a file read, ~10 µs)
-RELOAD_CHECK_S = 0.5
-
-
-class ArticleRecord(BaseModel):
-    """What the index keeps about one article besides its chunks."""
-
-    id: str
-    title: str
-    url: str | None = None
-    source: str = ""
-    authors: list[str] = Field(default_factory=list)
-    published: datetime | None = None
-    version: str
-    chunk_ids: list[str] = Field(default_factory=list)
-    ingested_at: datetime | None = None
-    origin: str = ""
-    text: str | None = None
-
-
-@dataclass
-class StoreStats:
-    articles: int
-    chunks: int
-    sources: dict[str, int]
-    earliest: datetime | None
-    latest: datetime | None
-    embedding_model: str
-    dimension: int
-    precision: str = "fp32"  # recorded when the index was built
-
-
-@dataclass
-class ChunkHit:
-    """A chunk returned by a vector query, with its cosine similarity."""
-
-    id: str
-    text: str
-    metadata: dict[str, Any]
-    score: float
-
-
-def _ts(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value else None
-
-
-def _from_ts(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(value), tz=UTC) if isinstance(value, int) else None
-
-
-def chunk_metadata(item: ChunkedArticle, chunk: Chunk) -> dict[str, Any]:
-    """Flat Chroma metadata of a chunk; the date as an integer timestamp so it can be filtered."""
-    article = item.article
-    meta: dict[str, Any] = {
-        "article_id": article.id,
-        "chunk_index": chunk.index,
-        "start": chunk.start,
-        "end": chunk.end,
-        "sentences": json.dumps(chunk.sentences),
-        "title": article.title,
-        "source": article.source,
-        "url": article.url or "",
-        "version": item.version,
-        "token_count": chunk.token_count,
-    }
-    if article.published is not None:
-        meta["published_ts"] = _ts(article.published)
-        meta["published"] = article.published.isoformat()
-    return meta
-
-
-def _record_metadata(item: ChunkedArticle) -> dict[str, Any]:
-    article = item.article
-    meta: dict[str, Any] = {
-        "title": article.title,
-        "url": article.url or "",
-        "source": article.source,
-        "authors": json.dumps(article.authors, ensure_ascii=False),
-        "hash": item.version,
-        "pending": item.version,
-        "chunk_ids": json.dumps([c.id for c in item.chunks]),
-        "n_chunks": len(item.chunks),
-        "ingested_ts": int(datetime.now(tz=UTC).timestamp()),
-        "origin": item.origin,
-        "extra": json.dumps(article.metadata, ensure_ascii=False),
-    }
-    if article.published is not None:
-        meta["published_ts"] = _ts(article.published)
-    return meta
-
-
-def _record(id: str, meta: dict[str, Any], text: str | None = None) -> ArticleRecord:
-    return ArticleRecord(
-        id=id,
-        title=str(meta.get("title", "")),
-        url=str(meta.get("url") or "") or None,
-        source=str(meta.get("source", "")),
-        authors=json.loads(str(meta.get("authors") or "[]")),
-        published=_from_ts(meta.get("published_ts")),
-        version=str(meta.get("hash", "")),
-        chunk_ids=json.loads(str(meta.get("chunk_ids") or "[]")),
-        ingested_at=_from_ts(meta.get("ingested_ts")),
-        origin=str(meta.get("origin", "")),
-        text=text,
-    )
-
-
-def local_path(data_dir: Path | str) -> Path:
-    """Where the embedded Chroma index of ``data_dir`` lives."""
-    return Path(data_dir) / "chroma"
-
-
-def make_client(
-    data_dir: Path | str, host: str | None = None, port: int = 8000, fresh: bool = False
-) -> Any:
-    """A Chroma client: a server at ``host:port`` when a host is given, else embedded on disk.
-    ``fresh``: an embedded client of its own, which loads the collections from disk again
-    (chromadb otherwise hands out one shared instance per path and process)."""
-    import chromadb
-    from chromadb.config import Settings
-
-    settings = Settings(anonymized_telemetry=False, allow_reset=False)
-    try:
-        if host:
-            return chromadb.HttpClient(host=host, port=port, settings=settings)
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        path = str(local_path(data_dir))
-        if fresh:
-            return _fresh_persistent_client(path, settings)
-        return chromadb.PersistentClient(path=path, settings=settings)
-    except Exception as exc:  # chromadb raises bare ValueError/ConnectError and friends
-        where = f"the Chroma server at {host}:{port}" if host else f"the index under {data_dir}"
-        raise StoreError(f"cannot open {where}: {exc}") from exc
-
-
-def _fresh_persistent_client(path: str, settings: Any) -> Any:
-    from chromadb.api import ServerAPI
-    from chromadb.api.client import Client
-    from chromadb.config import Settings, System
-
-    system = System(
-        Settings(**{**settings.model_dump(), "is_persistent": True, "persist_directory": path})
-    )
-    system.instance(ServerAPI)  # type: ignore[type-abstract]
-    system.start()
-    return Client.from_system(system)
 
 
 def _lexical_article(
@@ -210,161 +57,8 @@ def _lexical_article(
     )
 
 
-def _check_built_model(
-    collection: str, built: dict[str, Any], embedding_model: str, dimension: int | None
-) -> None:
-    """Refuse a collection built with another embedding model or dimension (``built``: its
-    metadata): its vectors cannot be searched with this one."""
-    built_with, built_dim = built.get("embedding_model"), built.get("dimension")
-    if built_with != embedding_model or (dimension and built_dim and built_dim != dimension):
-        raise ConfigError(
-            f"collection {collection!r} was built with the embedding model {built_with!r} "
-            f"({built_dim} dimensions), not {embedding_model!r}: its vectors cannot be "
-            f"searched with another model. Set ASSISTANT_EMBED_MODEL={built_with} to use "
-            "it as it is, or re-index your articles with the new model into a new "
-            "collection: `assistant ingest PATH --collection NEW` (or delete the data "
-            "dir and run `assistant ingest PATH` again)."
-        )
-
-
-class ChromaStore:
+class ChromaStore(ChromaCollections):
     """Chunks and article records of one collection."""
-
-    def __init__(
-        self,
-        client: Any,
-        collection: str,
-        embedding_model: str,
-        dimension: int | None = None,
-        lexical: LexicalIndex | None = None,
-        precision: str | None = None,
-        guard: IndexGuard | None = None,
-        reopen: Callable[[], Any] | None = None,
-    ) -> None:
-        """Open (or create) a collection. ``dimension`` may be None for read-only use; the
-        model name and dimension the collection was built with must match what is given.
-        ``precision`` (fp32, bf16, int8) is recorded when the collection is created; another
-        precision than the recorded one is allowed (see :meth:`_check_precision`).
-        ``lexical``, when given, is kept in step with every write and delete. ``guard`` and
-        ``reopen`` (a fresh client of the same index) are for an embedded index that other
-        processes may open too: writes take its locks, and the collections are reopened
-        when another process has written."""
-        if len(collection) < 3:
-            raise ConfigError("a collection name needs at least 3 characters")
-        self.client = client
-        self.name = collection
-        self.lexical = lexical
-        self.guard = guard
-        self._reopen = reopen
-        self._seen = guard.generation() if guard else 0
-        self._checked = time.monotonic()
-        self._reload_lock = threading.Lock()
-        self._open_chunk_collection(embedding_model, dimension, precision)
-        # Records carry no meaningful vector; Chroma wants one, so they get a 1-d placeholder.
-        self.records = client.get_or_create_collection(
-            collection + RECORDS_SUFFIX, embedding_function=None
-        )
-        self.max_batch = int(client.get_max_batch_size())
-
-    def _open_chunk_collection(
-        self, embedding_model: str, dimension: int | None, precision: str | None
-    ) -> None:
-        """Open (or create) the chunk collection and take its model, dimension and
-        precision, checked against the ones it was built with."""
-        meta: dict[str, Any] = {"embedding_model": embedding_model}
-        if dimension:
-            meta["dimension"] = dimension
-        if precision:
-            meta["embedding_precision"] = precision
-        self.chunks = self.client.get_or_create_collection(
-            self.name,
-            embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata=meta,
-        )
-        built = dict(self.chunks.metadata or {})
-        built_dim = built.get("dimension")
-        _check_built_model(self.name, built, embedding_model, dimension)
-        # an index that recorded no precision was built before precisions existed: in fp32
-        self.built_precision = str(built.get("embedding_precision") or "fp32")
-        self.precision = precision or self.built_precision
-        self._check_precision()
-        if dimension and not built_dim:
-            self.chunks.modify(metadata={**built, "dimension": dimension})
-        self.embedding_model = embedding_model
-        self.dimension = int(dimension or built_dim or 0)
-
-    def _check_precision(self) -> None:
-        """Another precision of the same model is allowed: bf16 vectors agree with fp32 ones
-        to a mean cosine of ~0.9999 and int8 ones to ~0.99 (bench/RESULTS.md), so queries
-        still find the same passages; the recorded value is left as it was (opening an index
-        never rewrites its metadata) and the difference is logged."""
-        if self.precision != self.built_precision:
-            log.info(
-                "collection %r was built with %s embeddings; this process embeds in %s (same "
-                "model, so queries and new articles still match; re-index to make it uniform)",
-                self.name,
-                self.built_precision,
-                self.precision,
-            )
-
-    # -- other processes -------------------------------------------------------------------
-    def refresh(self, force: bool = False) -> bool:
-        """Reopen the collections when another process has written to the index since this
-        one loaded them (checked at most every RELOAD_CHECK_S unless ``force``); returns
-        whether it reopened. Calls in flight keep the old collections and finish."""
-        if self.guard is None or self._reopen is None:
-            return False
-        now = time.monotonic()
-        if not force and now - self._checked < RELOAD_CHECK_S:
-            return False
-        self._checked = now
-        if self.guard.generation() == self._seen:
-            return False
-        with self._reload_lock, self.guard.reading() as generation:
-            if generation == self._seen:
-                return False  # another thread reloaded meanwhile
-            self._open_collections()
-            self._seen = generation
-        log.info("the index was written by another process: collection %r reopened", self.name)
-        return True
-
-    def _open_collections(self) -> None:
-        """A new client, its collections, and their vector index loaded now (while the
-        caller keeps writers out), not at the first query."""
-        assert self._reopen is not None
-        client = self._reopen()
-        chunks = client.get_collection(self.name, embedding_function=None)
-        records = client.get_collection(self.name + RECORDS_SUFFIX, embedding_function=None)
-        if self.dimension:
-            chunks.query(query_embeddings=[[1.0] + [0.0] * (self.dimension - 1)], n_results=1)
-        records.query(query_embeddings=[[1.0]], n_results=1)
-        self.client, self.chunks, self.records = client, chunks, records
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """A write session: no other process writes to this index until it ends (a no-op
-        on a Chroma server, which takes several writers)."""
-        if self.guard is None:
-            yield
-            return
-        with self.guard.writing():
-            yield
-
-    @contextlib.contextmanager
-    def _batch(self) -> Iterator[None]:
-        """One batch of writes under the index lock, on collections that hold every
-        earlier write of every process (a stale copy written back would lose them)."""
-        if self.guard is None:
-            yield
-            return
-        with self.writing(), self._reload_lock, self.guard.batch() as before:
-            if before != self._seen:
-                self._open_collections()
-            try:
-                yield
-            finally:
-                self._seen = before + 1  # our own write: our copy holds it
 
     # -- reading ---------------------------------------------------------------------------
     def _iter_records(
@@ -385,10 +79,7 @@ class ChromaStore:
         return {rid: str(m["hash"]) for rid, m in self._iter_records() if m.get("hash")}
 
     def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
-        where = {"source": source} if source else None
-        out = [_record(rid, m) for rid, m in self._iter_records(where) if m.get("hash")]
-        oldest = datetime.min.replace(tzinfo=UTC)
-        return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
+        return newest_first(self._iter_records({"source": source} if source else None))
 
     def committed_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
         """id → committed version of those of ``article_ids`` that have a committed record.
@@ -411,7 +102,7 @@ class ChromaStore:
         if not got["ids"] or not (got["metadatas"][0] or {}).get("hash"):
             return None
         text = got["documents"][0] if with_text and got["documents"] else None
-        return _record(article_id, dict(got["metadatas"][0]), text)
+        return article_record(article_id, dict(got["metadatas"][0]), text)
 
     def get_chunks(self, ids: Sequence[str]) -> list[ChunkHit]:
         self.refresh()
@@ -450,25 +141,13 @@ class ChromaStore:
         return int(self.chunks.count()) == 0
 
     def stats(self) -> StoreStats:
-        sources: Counter[str] = Counter()
-        dates: list[int] = []
-        articles = 0
-        for _, meta in self._iter_records():
-            if not meta.get("hash"):
-                continue
-            articles += 1
-            sources[str(meta.get("source") or "unknown")] += 1
-            if isinstance(meta.get("published_ts"), int):
-                dates.append(int(meta["published_ts"]))
-        return StoreStats(
-            articles=articles,
-            chunks=int(self.chunks.count()),
-            sources=dict(sources.most_common()),
-            earliest=_from_ts(min(dates)) if dates else None,
-            latest=_from_ts(max(dates)) if dates else None,
-            embedding_model=self.embedding_model,
-            dimension=self.dimension,
-            precision=self.built_precision,
+        records = list(self._iter_records())
+        return tally(
+            records,
+            int(self.chunks.count()),
+            self.embedding_model,
+            self.dimension,
+            self.built_precision,
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -536,7 +215,7 @@ class ChromaStore:
                 ids=ids[part],
                 embeddings=[[0.0]] * len(ids[part]),
                 documents=[i.article.text for i in items[part]],
-                metadatas=[_record_metadata(i) for i in items[part]],
+                metadatas=[record_metadata(i) for i in items[part]],
             )
         # 4. drop the chunks of the replaced versions, update the lexical index, 5. clear marks
         for i in existing:

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
+from index.chroma_client import make_client
 from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder, load_embedder
 from index.pipeline import Ingestor
 from index.sentence_model import offline_environment
-from index.store import ChromaStore, make_client
+from index.store import ChromaStore
 
 offline_environment()
 

@@ -262,6 +262,33 @@ def test_record_commands_do_not_import_torch(data_env: Path) -> None:
         assert not _imported(done.stderr, "llama_index.core"), args
 
 
+def test_stats_and_list_answer_as_chromadb_without_importing_it(data_env: Path) -> None:
+    """A cold `stats` or `articles list` on an embedded index reads Chroma's file
+    (index/chroma_file.py) and prints what the store opened through chromadb gives."""
+    assert Assistant.open_library(Settings.load()).ensure_sample() == 1
+    assert _run("ingest", str(FIXTURES / "articles"))[0] == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    printed = {}
+    for args in (["stats", "--json"], ["articles", "list", "--json"], ["stats"]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "assistant", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert not _imported(done.stderr, "chromadb"), args
+        printed[" ".join(args)] = done.stdout
+    store = components.store(Settings.load(), load_model=False)  # through chromadb
+    stats = {**vars(store.stats()), "collection": store.name, "location": str(data_env)}
+    expected = json.dumps(stats, indent=2, ensure_ascii=False, default=str) + "\n"
+    assert printed["stats --json"] == expected
+    listed = [r.model_dump(mode="json", exclude={"text"}) for r in store.list_articles()]
+    assert json.loads(printed["articles list --json"]) == listed
+    assert "articles: 7   chunks: " in printed["stats"]
+
+
 def test_chat_ignores_empty_lines_and_quits_on_quit(data_env: Path) -> None:
     assert Assistant.open_library(Settings.load()).ensure_sample() == 1
     assert "/quit" in _run("chat", "--help")[1]

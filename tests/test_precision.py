@@ -18,10 +18,11 @@ from assistant import Assistant
 from assistant.faces.cli import app
 from assistant.settings import Settings
 from index.bf16_compile import COMPILE_AFTER_ROWS
+from index.chroma_client import make_client
 from index.embeddings import SentenceTransformerEmbedder
 from index.errors import ConfigError
 from index.precision import cpu_flags, native_candidates
-from index.store import ChromaStore, make_client
+from index.store import ChromaStore
 
 TEXTS = [
     "How many Guard members were deployed?",
@@ -128,7 +129,7 @@ def test_index_records_precision_and_allows_another_one(
     built = ChromaStore(client, "prec", model, 384, precision="bf16")
     assert built.chunks.metadata["embedding_precision"] == "bf16"
     assert built.stats().precision == "bf16"
-    with caplog.at_level(logging.INFO, logger="index.store"):
+    with caplog.at_level(logging.INFO, logger="index.collections"):
         reopened = ChromaStore(client, "prec", model, 384, precision="fp32")
     assert reopened.built_precision == "bf16" and reopened.precision == "fp32"
     assert "built with bf16 embeddings" in caplog.text

@@ -25,7 +25,8 @@ from assistant.settings import Settings
 from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder
 from index.pipeline import Ingestor
-from index.store import ChromaStore, chunk_metadata
+from index.records import chunk_metadata
+from index.store import ChromaStore
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.retrieval import Filters, Retriever, as_of_bound
-from index.store import ChunkHit
+from index.records import ChunkHit
 
 
 def hit(cid: str, text: str, *, article: str | None = None, day: int | None = None,
