@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,30 @@ def corpus_rows(n: int, start: int = 0) -> list[dict[str, Any]]:
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def crash_at_write(
+    store: ChromaStore, n: int, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], int]:
+    """Make the store's ``n``-th Chroma write (upsert, update or delete, on either collection)
+    raise KeyboardInterrupt, as a process killed there would stop; ``monkeypatch.undo()``
+    ends it. Returns how many writes were tried so far."""
+    calls = 0
+
+    def crashing(real: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == n:
+                raise KeyboardInterrupt("simulated crash")
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    for coll in (store.records, store.chunks):
+        for method in ("upsert", "update", "delete"):
+            monkeypatch.setattr(coll, method, crashing(getattr(coll, method)))
+    return lambda: calls
 
 
 def index_state(store: ChromaStore) -> tuple[dict[str, str], set[str], int]:

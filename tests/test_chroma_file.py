@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, SAMPLE, write_jsonl
+from conftest import FIXTURES, SAMPLE, crash_at_write, write_jsonl
 
 from assistant.library import Library
 from assistant.settings import Settings
@@ -106,21 +106,7 @@ def test_an_interrupted_ingest_reads_as_chromadb(
     assert ingestor.ingest_paths([write_jsonl(tmp_path / "v1.jsonl", ROWS[:3])]).ok
     rows = [{**ROWS[0], "text": ROWS[0]["text"] + " Updated."}, *ROWS[1:]]
     v2 = write_jsonl(tmp_path / "v2.jsonl", rows)
-    calls = 0
-
-    def crashing(real):  # type: ignore[no-untyped-def]
-        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal calls
-            calls += 1
-            if calls == crash_at:
-                raise KeyboardInterrupt("simulated crash")
-            return real(*args, **kwargs)
-
-        return wrapper
-
-    for coll in (store.records, store.chunks):
-        for method in ("upsert", "update", "delete"):
-            monkeypatch.setattr(coll, method, crashing(getattr(coll, method)))
+    crash_at_write(store, crash_at, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         ingestor.ingest_paths([v2])
     monkeypatch.undo()

@@ -246,17 +246,21 @@ def _imported(importtime: str, module: str) -> bool:
     return any(line.rsplit("|", 1)[-1].strip() == module for line in importtime.splitlines())
 
 
+def _cold(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """``python -X importtime -m assistant *args`` in a fresh process (imports on stderr)."""
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+
+
 def test_record_commands_do_not_import_torch(data_env: Path) -> None:
     assert Assistant.open_library(Settings.load()).ensure_sample() == 1
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for args in (["stats"], ["articles", "list"]):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "assistant", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        done = _cold(args)
         assert done.returncode == 0, done.stderr
         assert not _imported(done.stderr, "torch"), args
         assert not _imported(done.stderr, "llama_index.core"), args
@@ -267,16 +271,9 @@ def test_stats_and_list_answer_as_chromadb_without_importing_it(data_env: Path) 
     (index/chroma_file.py) and prints what the store opened through chromadb gives."""
     assert Assistant.open_library(Settings.load()).ensure_sample() == 1
     assert _run("ingest", str(FIXTURES / "articles"))[0] == 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     printed = {}
     for args in (["stats", "--json"], ["articles", "list", "--json"], ["stats"]):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "assistant", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        done = _cold(args)
         assert done.returncode == 0, done.stderr
         assert not _imported(done.stderr, "chromadb"), args
         printed[" ".join(args)] = done.stdout

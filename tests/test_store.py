@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SAMPLE, corpus_rows, index_state, write_jsonl
+from conftest import (
+    FIXTURES,
+    SAMPLE,
+    corpus_rows,
+    crash_at_write,
+    index_state,
+    write_jsonl,
+)
 
 from index.articles import Article
 from index.chunking import Chunker
@@ -144,21 +151,7 @@ def test_crash_at_every_write_step_is_repaired(
     rows[0] = {**rows[0], "text": rows[0]["text"] + "\n\nUpdated paragraph."}
     v2 = write_jsonl(tmp_path / "v2.jsonl", rows)
     store = ingestor.store
-    calls = 0
-
-    def crashing(real):  # type: ignore[no-untyped-def]
-        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal calls
-            calls += 1
-            if calls == crash_at:
-                raise KeyboardInterrupt("simulated crash")
-            return real(*args, **kwargs)
-
-        return wrapper
-
-    for coll in (store.records, store.chunks):
-        for method in ("upsert", "update", "delete"):
-            monkeypatch.setattr(coll, method, crashing(getattr(coll, method)))
+    writes = crash_at_write(store, crash_at, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         ingestor.ingest_paths([v2])
     monkeypatch.undo()
@@ -170,7 +163,7 @@ def test_crash_at_every_write_step_is_repaired(
         i.article.id: ingestor.chunker.version(i.article) for i in load_path(v2) if i.article
     }
     assert hashes == expected
-    assert calls >= crash_at
+    assert writes() >= crash_at
 
 
 def test_new_chunk_settings_rechunk_on_the_next_ingest(
