@@ -12,7 +12,7 @@ from index.chunking import Chunker
 from index.embeddings import Embedder, SentenceTransformerEmbedder, load_embedder
 from index.errors import ConfigError
 from index.lexical import LexicalIndex
-from index.light import fp32_model_path, load_light
+from index.light import fp32_model_path, int8_beside, load_light
 from index.loaded import LoadOptions
 from index.lock import IndexGuard
 from index.pipeline import Ingestor
@@ -139,6 +139,30 @@ def chunker(settings: Settings, model: Embedder | None = None) -> Chunker:
         overlap_tokens=settings.chunk_overlap_tokens,
         title_prefix=settings.chunk_title_prefix,
     )
+
+
+def reader_embedder(settings: Settings, model: Embedder) -> Embedder:
+    """What the reader embeds its sentences with: the int8 quantisation of the checked fp32
+    ONNX export (``reader_int8``; the reader's similarity for 16 sentences in ~55 ms instead
+    of ~115 ms, and the packaged reader model is fitted on it), else ``model`` itself."""
+    if (
+        not settings.reader_int8
+        or settings.query_engine == "torch"
+        or settings.embed_device != "cpu"
+    ):
+        return model
+    model_dir = resolve_model(settings.embed_model)
+    cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+    path = int8_beside(fp32_model_path(model_dir, cache), model_dir)
+    if path is None:
+        return model
+    try:
+        light = load_light(settings.embed_model, model_dir, path)
+    except Exception as exc:  # an unreadable file: the reader still has the index's model
+        log.warning("cannot run the int8 reader model (%s); using the index's embedder", exc)
+        path.unlink(missing_ok=True)
+        return model
+    return light or model
 
 
 def ingestor(

@@ -69,7 +69,9 @@ class Assistant:
             candidates=settings.retrieval_candidates,
             recency_days=settings.recency_days,
         )
-        answerer = make_answerer(settings, store, ingestor.embedder)
+        answerer = make_answerer(
+            settings, store, components.reader_embedder(settings, ingestor.embedder)
+        )
         return cls(settings, ingestor, retriever, answerer, make_condenser(settings, answerer))
 
     # -- questions -------------------------------------------------------------------------

