@@ -174,7 +174,9 @@ def ingestor(
     else:
         full = embedder(settings)
         if settings.query_engine != "torch" and settings.embed_device == "cpu":
-            full.ensure_light_export()  # once per model: later questions start without torch
+            exported = full.ensure_light_export()  # once per model: questions skip torch
+            if exported is not None and settings.reader_int8:
+                int8_beside(exported, full.path)  # and the reader's copy (~2 s, once)
         model = full
     return Ingestor(
         store(settings, collection, model=model),

@@ -120,6 +120,7 @@ def test_cold_ask_runs_without_torch_and_answers_as_torch_does(tmp_path: Path) -
         timeout=600,
     )
     assert list((tmp_path / "cache").rglob("model-fp32.onnx"))
+    assert list((tmp_path / "cache").rglob("model-int8.onnx"))  # the reader's copy, made once
     light = _ask(env, tmp_path / "light.json")
     assert light.returncode == 0, light.stderr
     imported = {name.split(".")[0] for name in json.loads((tmp_path / "light.json").read_text())}
