@@ -32,6 +32,7 @@ from index.precision import (
     calibration_texts,
     model_fingerprint,
     onnx_session,
+    quantize_int8,
 )
 
 log = logging.getLogger(__name__)
@@ -254,17 +255,8 @@ def int8_beside(fp32_path: Path, model_dir: str) -> Path | None:
     if config is None or not fp32_path.is_file() or rejected.is_file():
         return None
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-            partial = Path(tmp) / INT8_FILE
-            logging.disable(logging.WARNING)  # the quantiser logs every tensor on the root logger
-            try:
-                quantize_dynamic(
-                    str(fp32_path), str(partial), weight_type=QuantType.QInt8, per_channel=True
-                )
-            finally:
-                logging.disable(logging.NOTSET)
+            partial = quantize_int8(fp32_path, Path(tmp) / INT8_FILE)
             texts = calibration_texts()
             reference = OnnxEmbedder("fp32", config, fp32_path).embed_documents(texts)
             candidate = OnnxEmbedder("int8", config, partial).embed_documents(texts)
@@ -272,14 +264,16 @@ def int8_beside(fp32_path: Path, model_dir: str) -> Path | None:
             if not check.passed:
                 log.warning(
                     "the int8 quantisation agrees with the fp32 export only to mean cosine %.5f;"
-                    " the reader stays on the fp32 model",
+                    " the reader keeps the index's model",
                     check.mean_cosine,
                 )
                 rejected.write_text(f"{check}\n", encoding="utf-8")
                 return None
             os.replace(partial, dest)
-    except Exception as exc:  # a missing quantiser, a full disk: the reader runs fp32
-        log.warning("cannot quantise the ONNX export to int8 (%s); the reader runs fp32", exc)
+    except Exception as exc:  # a missing quantiser, a full disk: the index's model serves
+        log.warning(
+            "cannot quantise the ONNX export to int8 (%s); the reader keeps the index's model", exc
+        )
         return None
     log.info("quantised the ONNX export to int8 at %s (mean cosine %.5f)", dest, check.mean_cosine)
     return dest

@@ -94,6 +94,28 @@ def embedder() -> SentenceTransformerEmbedder:
 
 
 @pytest.fixture(scope="session")
+def exported(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[SentenceTransformerEmbedder, Path]:
+    """An fp32 model and its checked ONNX export (the light path's), in a cache of its own."""
+    from index.light import fp32_model_path
+
+    cache = tmp_path_factory.mktemp("cache")
+    full = SentenceTransformerEmbedder(precision="fp32", cache_dir=cache)
+    path = full.ensure_light_export()
+    assert path is not None and path == fp32_model_path(full.path, cache)
+    return full, path
+
+
+def sample_sentences(n: int) -> list[str]:
+    """The first ``n`` sentences of the sample article."""
+    from index.text import split_sentences
+
+    text = SAMPLE.read_text(encoding="utf-8")
+    return [text[s:e] for s, e in split_sentences(text)][:n]
+
+
+@pytest.fixture(scope="session")
 def chunker(embedder: SentenceTransformerEmbedder) -> Chunker:
     return Chunker(embedder, chunk_tokens=200, overlap_tokens=32, title_prefix=True)
 

@@ -10,30 +10,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, sample_sentences
 
 from index.embeddings import SentenceTransformerEmbedder
 from index.light import LIGHT_MAX_ROWS, OnnxEmbedder, fp32_model_path, light_config, load_light
 from index.sentence_model import resolve_model
-from index.text import split_sentences
 
 QUESTION = "How many Guard members were deployed?"
 HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[SentenceTransformerEmbedder, Path]:
-    cache = tmp_path_factory.mktemp("cache")
-    full = SentenceTransformerEmbedder(precision="fp32", cache_dir=cache)
-    path = full.ensure_light_export()
-    assert path is not None and path == fp32_model_path(full.path, cache)
-    return full, path
-
-
 def _sentences() -> list[str]:
-    text = SAMPLE.read_text(encoding="utf-8")
-    return [text[s:e] for s, e in split_sentences(text)][:24]
+    return sample_sentences(24)
 
 
 def test_light_vectors_agree_with_torch_fp32(

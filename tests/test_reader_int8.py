@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, sample_sentences
 
 import index.light as light_module
 from assistant import Assistant, components
@@ -17,23 +17,12 @@ from assistant.answering.reader import EmbedderEncoder
 from assistant.settings import Settings
 from index.embeddings import SentenceTransformerEmbedder
 from index.light import INT8_FILE, OnnxEmbedder, fp32_model_path, int8_beside, load_light
-from index.text import split_sentences
 
 QUESTION = "How many Guard members were deployed?"
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[SentenceTransformerEmbedder, Path]:
-    cache = tmp_path_factory.mktemp("cache")
-    full = SentenceTransformerEmbedder(precision="fp32", cache_dir=cache)
-    path = full.ensure_light_export()
-    assert path is not None
-    return full, path
-
-
 def _sentences() -> list[str]:
-    text = SAMPLE.read_text(encoding="utf-8")
-    return [text[s:e] for s, e in split_sentences(text)][:20]
+    return sample_sentences(20)
 
 
 def test_int8_is_made_once_beside_the_export_and_agrees_with_it(
