@@ -144,11 +144,13 @@ def chunker(settings: Settings, model: Embedder | None = None) -> Chunker:
 def reader_embedder(settings: Settings, model: Embedder) -> Embedder:
     """What the reader embeds its sentences with: the int8 quantisation of the checked fp32
     ONNX export (``reader_int8``; the reader's similarity for 16 sentences in ~55 ms instead
-    of ~115 ms, and the packaged reader model is fitted on it), else ``model`` itself."""
+    of ~115 ms, and the packaged reader model is fitted on it), else ``model`` itself. Not
+    loaded for the e5 reader, which compares by e5 alone."""
     if (
         not settings.reader_int8
         or settings.query_engine == "torch"
         or settings.embed_device != "cpu"
+        or (settings.sentence_encoder == "e5" and not settings.reader_model)
     ):
         return model
     model_dir = resolve_model(settings.embed_model)

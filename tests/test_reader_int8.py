@@ -79,6 +79,8 @@ def test_the_reader_runs_int8_by_default_and_the_index_model_when_asked(
     assert components.reader_embedder(off, full) is full
     torch = settings.model_copy(update={"query_engine": "torch"})
     assert components.reader_embedder(torch, full) is full
+    e5 = settings.model_copy(update={"sentence_encoder": "e5"})
+    assert components.reader_embedder(e5, full) is full  # the e5 reader never uses it
 
     data = tmp_path / "data"
     a = Assistant.from_settings(settings)

@@ -155,7 +155,7 @@ def dump(
 # -- fitting ----------------------------------------------------------------------------------
 def resim(dump_path: Path, out: Path) -> None:
     """Recompute the MiniLM similarities of a dump with the reader's embedder as the settings
-    give it now (e.g. after ``reader_int8`` changed): about 1.5 min for the 2025 dump, against
+    give it now (e.g. after ``reader_int8`` changed): about 1 min for the 2025 dump, against
     ~40 min for a new dump."""
     from assistant import components
     from assistant.answering.reader import EmbedderEncoder
