@@ -20,17 +20,14 @@ QUESTION = "How many Guard members were deployed?"
 HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
 
 
-def _sentences() -> list[str]:
-    return sample_sentences(24)
-
-
 def test_light_vectors_agree_with_torch_fp32(
     exported: tuple[SentenceTransformerEmbedder, Path],
 ) -> None:
     full, path = exported
     light = load_light(full.name, full.path, path)
     assert isinstance(light, OnnxEmbedder)
-    texts = [QUESTION, *_sentences(), " ".join(_sentences())]  # the last one is truncated
+    sentences = sample_sentences(24)
+    texts = [QUESTION, *sentences, " ".join(sentences)]  # the last one is truncated
     reference = full.embed_documents(texts)
     ours = light.embed_documents(texts)
     assert ours.shape == reference.shape and ours.dtype == np.float32

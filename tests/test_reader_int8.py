@@ -21,10 +21,6 @@ from index.light import INT8_FILE, OnnxEmbedder, fp32_model_path, int8_beside, l
 QUESTION = "How many Guard members were deployed?"
 
 
-def _sentences() -> list[str]:
-    return sample_sentences(20)
-
-
 def test_int8_is_made_once_beside_the_export_and_agrees_with_it(
     exported: tuple[SentenceTransformerEmbedder, Path],
 ) -> None:
@@ -36,12 +32,13 @@ def test_int8_is_made_once_beside_the_export_and_agrees_with_it(
     assert int8_beside(fp32, full.path) == path and path.stat().st_mtime_ns == made
     int8, ref = load_light(full.name, full.path, path), load_light(full.name, full.path, fp32)
     assert isinstance(int8, OnnxEmbedder) and isinstance(ref, OnnxEmbedder)
-    texts = [QUESTION, *_sentences()]
+    sentences = sample_sentences(20)
+    texts = [QUESTION, *sentences]
     cos = np.sum(int8.embed_documents(texts) * ref.embed_documents(texts), axis=1)
     assert float(np.mean(cos)) >= 0.99 and float(np.min(cos)) >= 0.95
     # the reader's ranking signal survives: the answering sentence is the most similar one
-    sims = EmbedderEncoder(int8).similarity(QUESTION, _sentences())
-    assert "2,000" in _sentences()[int(np.argmax(sims))]
+    sims = EmbedderEncoder(int8).similarity(QUESTION, sentences)
+    assert "2,000" in sentences[int(np.argmax(sims))]
 
 
 def test_a_disagreeing_quantisation_is_rejected_once_and_for_all(
