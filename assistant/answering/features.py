@@ -35,6 +35,7 @@ CHEAP = [
     *(f"typed_{k.value}" for k in KINDS[:5]),
 ]  # fmt: skip
 COSTLY = ["dense", "dense_rel", "ner_fit", "ner_part", "ner_count"]
+CROSS = ["ce", "ce_rel"]  # the cross-encoder's logit, and its gap to the best sentence's
 
 
 @dataclass
@@ -163,12 +164,15 @@ def costly_features(
     sents: list[Sentence],
     similarity: np.ndarray,
     ents: list[list[Entity]],
+    cross: np.ndarray | None = None,
 ) -> None:
-    """Fill ``costly`` of ``sents`` from their dense similarity to the question and their
-    entities (those made of the question's own words are not answers)."""
+    """Fill ``costly`` of ``sents`` from their dense similarity to the question, their
+    entities (those made of the question's own words are not answers) and, when given, the
+    cross-encoder's logits."""
     qstems = stems(info.text.split("(about:")[0])
     best = float(similarity.max()) if len(similarity) else 0.0
-    for s, sim, found in zip(sents, similarity, ents, strict=True):
+    top_ce = float(cross.max()) if cross is not None and len(cross) else 0.0
+    for i, (s, sim, found) in enumerate(zip(sents, similarity, ents, strict=True)):
         s.entities = [e for e in found if not stems(e.text) <= qstems]
         fits = [e.fit(info.kind) for e in s.entities]
         s.costly = {
@@ -178,6 +182,20 @@ def costly_features(
             "ner_part": float(any(f == 0.5 for f in fits)),
             "ner_count": math.log1p(sum(f == 1.0 for f in fits)),
         }
+        if cross is not None:
+            s.costly["ce"] = float(cross[i])
+            s.costly["ce_rel"] = float(cross[i]) - top_ce
+
+
+def neighbours(s: Sentence) -> str:
+    """The sentences before and after ``s`` in its passage (the cross-encoder's context)."""
+    spans = s.passage.sentences
+    try:
+        i = spans.index(s.span)
+    except ValueError:
+        return ""
+    near = [spans[j] for j in (i - 1, i + 1) if 0 <= j < len(spans)]
+    return " ".join(s.passage.sentence_text(sp) for sp in near)
 
 
 def matrix(sents: Sequence[Sentence], names: Sequence[str]) -> np.ndarray:

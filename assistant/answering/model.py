@@ -69,6 +69,7 @@ class ReaderModel:
     short_threshold: float = 0.5
     refuse_threshold: float = 0.3
     encoder: str = "minilm"  # what the "dense" feature was computed with
+    cross_encoder: bool = False  # whether the model reads the cross-encoder's "ce" features
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -82,6 +83,7 @@ class ReaderModel:
             short_threshold=float(d["short_threshold"]),
             refuse_threshold=float(d["refuse_threshold"]),
             encoder=str(d.get("encoder", "minilm")),
+            cross_encoder=bool(d.get("cross_encoder", False)),
             meta=dict(d.get("meta", {})),
         )
 
@@ -177,7 +179,7 @@ def candidates(
 # -- answerability ----------------------------------------------------------------------------
 QUESTION = [
     "p1", "p2", "p_mean3", "cov1", "cov_max", "ctx_max", "prox_max", "dense1", "dense_max",
-    "dense_p_max", "short_p", "typed1", "ner1", "ner_any", "nterms",
+    "dense_p_max", "short_p", "typed1", "ner1", "ner_any", "nterms", "ce1", "ce_max",
     *(f"kind_{k.value}" for k in KINDS),
 ]  # fmt: skip
 
@@ -206,6 +208,9 @@ def question_features(
         "ner1": first.costly.get("ner_fit", 0.0) if first else 0.0,
         "ner_any": max((c.get("ner_fit", 0.0) for c in costly), default=0.0),
         "nterms": math.log1p(len(info.terms)),
+        # the cross-encoder's logit for the lead sentence and the best one (0 without it)
+        "ce1": first.costly.get("ce", 0.0) if first else 0.0,
+        "ce_max": max((c.get("ce", 0.0) for c in costly), default=0.0),
     }
     for k in KINDS:
         f[f"kind_{k.value}"] = float(info.kind is k)

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.answering import features as F
+from assistant.answering.cross_encoder import CrossEncoderScorer
 from assistant.answering.entities import DEFAULT_NER_MODEL, entities
 from assistant.answering.model import (
     CANDIDATE,
@@ -102,11 +103,20 @@ class Reader:
         encoder: SentenceEncoder,
         doc_freq: F.DocFreq | None = None,
         ner_model: str = DEFAULT_NER_MODEL,
+        cross: CrossEncoderScorer | None = None,
     ) -> None:
         self.model = model
         self.encoder = encoder
         self.doc_freq = doc_freq
         self.ner_model = ner_model
+        if model.cross_encoder and cross is None:
+            raise ConfigError(
+                "this reader model reads the cross-encoder's scores, and none is loaded: "
+                "reinstall the package (it ships assistant/answering/reader-ce.onnx), point "
+                "ASSISTANT_READER_CROSS_ENCODER at one, or set ASSISTANT_READER_MODEL to a "
+                "model fitted without it"
+            )
+        self.cross = cross if model.cross_encoder else None
 
     def read(
         self, question: str, passages: Sequence[Passage], as_of: datetime | None = None
@@ -122,8 +132,12 @@ class Reader:
         texts = [s.text for s in top]
         # a follow-up ("Who ordered it? (about: …)") is compared with its context too: "Who
         # ordered it?" alone resembles no sentence
-        sim = self.encoder.similarity(" ".join(question.replace("(about:", " ").split()), texts)
-        F.costly_features(info, top, sim, entities(texts, self.ner_model))
+        plain = " ".join(question.replace("(about:", " ").split())
+        sim = self.encoder.similarity(plain, texts)
+        ce = None
+        if self.cross is not None:
+            ce = self.cross.logits(plain, cross_rows(top))
+        F.costly_features(info, top, sim, entities(texts, self.ner_model), ce)
         p2 = m.stage2.prob(F.matrix(top, m.stage2.names))
         ranked = sorted(zip(top, p2.tolist(), strict=True), key=lambda t: -t[1])
         cands = candidates(info, ranked)
@@ -135,6 +149,11 @@ class Reader:
         qf = question_features(info, ranked, short_p)
         answerable = float(m.answerable.prob(row(qf, m.answerable.names))[0])
         return Reading(info, ranked, scored, answerable)
+
+
+def cross_rows(sents: Sequence[F.Sentence]) -> list[tuple[str, str, str]]:
+    """What the cross-encoder reads of each sentence: its title, itself, its neighbours."""
+    return [(s.passage.title, s.text, F.neighbours(s)) for s in sents]
 
 
 __all__ = ["CANDIDATE", "QUESTION", "E5Encoder", "EmbedderEncoder", "Reader", "Reading"]

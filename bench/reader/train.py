@@ -55,8 +55,10 @@ from assistant.evaluation.metrics import mentions_any  # noqa: E402
 SHARED = ROOT.parent / "shared" / "eval" / "realtimeqa-2025"
 QUESTIONS = SHARED / "questions.jsonl"
 WRITTEN = ROOT / "bench" / "reader" / "unanswerable.jsonl"
+WRITTEN_SETS = ROOT / "bench" / "reader" / "written"
 OUT = ROOT / "bench" / "out" / "reader"
 MODEL = ROOT / "assistant" / "answering" / "reader.json"
+CE_MODEL = ROOT / "assistant" / "answering" / "reader-ce.onnx"
 K = 5  # passages read, as Assistant.ask does by default
 
 
@@ -87,12 +89,31 @@ def _date(raw: Any) -> datetime | None:
         return None
 
 
-def load_questions(limit: int | None = None, answerable_only: bool = False) -> list[dict[str, Any]]:
+def written_train() -> list[dict[str, Any]]:
+    """The written training sets (bench/reader/written/train-*.jsonl, 2022-2024) as dump
+    questions: detail questions answerable, near misses not (the refusal's negatives)."""
+    out = []
+    for path in sorted(WRITTEN_SETS.glob("train-*.jsonl")):
+        for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()):
+            detail = r["type"] == "detail"
+            out.append({"id": r["id"], "question": r["question"], "date": r["date"],
+                        "answer": r["answer"] if detail else None, "answerable": detail,
+                        "written": not detail})  # fmt: skip
+    return out
+
+
+def load_questions(
+    limit: int | None = None, answerable_only: bool = False, until: str | None = None
+) -> list[dict[str, Any]]:
     rows = [json.loads(x) for x in QUESTIONS.open(encoding="utf-8") if x.strip()]
+    if until:  # an index of the corpus up to that week (it is in week order): its questions
+        rows = [r for r in rows if str(r["id"])[:8] <= until.replace("-", "")]
     if answerable_only:  # the written questions are the refusal model's negatives
         rows = [r for r in rows if r.get("answerable")]
     lines = WRITTEN.open(encoding="utf-8") if WRITTEN.exists() else []
     written = [json.loads(x) for x in lines if x.strip()]
+    if until:
+        written = [w for w in written if str(w.get("date", "")).replace("-", "") <= until]
     for w in written:
         w.update(answer=None, answerable=False, written=True)
     out = (rows[:limit] if limit else rows) + (written[: limit // 4] if limit else written)
@@ -104,6 +125,8 @@ def dump(
     out: Path,
     encoder_names: Sequence[str] = ("minilm",),
     answerable_only: bool = False,
+    until: str | None = None,
+    written: bool = False,
 ) -> None:
     from assistant import components
     from assistant.answering.entities import entities
@@ -120,7 +143,7 @@ def dump(
         encoders["e5"] = E5Encoder()
     items: list[Item] = []
     started = time.perf_counter()
-    questions = load_questions(limit, answerable_only)
+    questions = written_train() if written else load_questions(limit, answerable_only, until)
     for i, q in enumerate(questions, 1):
         as_of = _date(q.get("date"))
         # what Assistant.stream hands the answerer: the passages with instructions defused
@@ -150,6 +173,33 @@ def dump(
     with out.open("wb") as fh:
         pickle.dump(items, fh)
     print(f"dumped {len(items)} questions to {out} in {time.perf_counter() - started:.0f} s")
+
+
+def cross(dump_path: Path, out: Path, model: Path | None) -> None:
+    """Add the cross-encoder's logit for every sentence of a dump (``sims["ce"]``), as the
+    reader computes it at question time (title, sentence, neighbours): a few minutes."""
+    from assistant.answering.cross_encoder import load_scorer
+    from assistant.answering.reader import cross_rows
+
+    scorer = load_scorer(str(model) if model else None)
+    if scorer is None:
+        raise SystemExit("no cross-encoder: train one with bench/reader/cross_encoder.py")
+    sys.modules["__main__"].Item = Item  # type: ignore[attr-defined]  # pickled from this module
+    with dump_path.open("rb") as fh:
+        items: list[Item] = pickle.load(fh)
+    started = time.perf_counter()
+    for n, it in enumerate(items, 1):
+        plain = " ".join(it.question.replace("(about:", " ").split())
+        rows = cross_rows(it.sents)
+        it.sims["ce"] = np.concatenate(
+            [scorer.logits(plain, rows[i : i + 32]) for i in range(0, len(rows), 32)]
+        ) if rows else np.zeros(0)  # fmt: skip
+        if n % 100 == 0:
+            print(f"{n}/{len(items)} {time.perf_counter() - started:.0f} s", flush=True)
+    with out.open("wb") as fh:
+        pickle.dump(items, fh)
+    print(f"cross-encoder logits of {len(items)} questions in "
+          f"{time.perf_counter() - started:.0f} s -> {out}")  # fmt: skip
 
 
 # -- fitting ----------------------------------------------------------------------------------
@@ -214,6 +264,7 @@ class Config:
         default_factory=lambda: [n for n in QUESTION if not n.startswith("kind_") and n != "cov1"]
     )
     neg_2025: bool = False  # train refusal with the 2025 not-answerable questions as negatives
+    cross: bool = False  # the cross-encoder's logits (the dump's "ce", from `cross`) in stage 2
 
 
 def _top(item: Item, model1: dict[str, Any], cfg: Config) -> list[int]:
@@ -224,7 +275,8 @@ def _top(item: Item, model1: dict[str, Any], cfg: Config) -> list[int]:
 def _stage2_rows(item: Item, idx: list[int], cfg: Config) -> list[F.Sentence]:
     top = [item.sents[i] for i in idx]
     sim = item.sims[cfg.encoder][idx] if idx else np.zeros(0)
-    F.costly_features(item.info, top, sim, [item.ents[i] for i in idx])
+    ce = (item.sims["ce"][idx] if idx else np.zeros(0)) if cfg.cross else None
+    F.costly_features(item.info, top, sim, [item.ents[i] for i in idx], ce)
     return top
 
 
@@ -330,7 +382,10 @@ def first_line(p: Predicted, short_t: float) -> str | None:
 
 def scores(preds: list[Predicted], short_t: float, refuse_t: float) -> dict[str, float]:
     ans = [p for p in preds if p.item.answerable]
+    quiz = [p for p in ans if p.item.id[:4].isdigit()]  # 2025 ids begin with the week
+    detail = [p for p in ans if not p.item.id[:4].isdigit()]  # the written detail questions
     written = [p for p in preds if p.item.written]
+    near = [p for p in written if not p.item.id.startswith("unans-")]
     not_2025 = [p for p in preds if not p.item.answerable and not p.item.written]
 
     def right(p: Predicted) -> bool:
@@ -351,6 +406,10 @@ def scores(preds: list[Predicted], short_t: float, refuse_t: float) -> dict[str,
         "top1": share(ans, lambda p: holds(p, 1)),
         "top2": share(ans, lambda p: holds(p, 2)),
         "headline": share(ans, right),
+        "headline_2025": share(quiz, right),
+        "headline_detail": share(detail, right),
+        "refused_nearmiss": share(near, lambda p: p.answerable < refuse_t),
+        "false_refusals_detail": share(detail, lambda p: p.answerable < refuse_t),
         "headline_no_refusal": share(ans, line_right),
         "short_shown": share(ans, lambda p: bool(p.cands) and p.cands[0][1] >= short_t),
         "refused_written": share(written, lambda p: p.answerable < refuse_t),
@@ -364,8 +423,8 @@ def choose_thresholds(preds: list[Predicted]) -> tuple[float, float, list[dict[s
     possible, never below 0.5) whose headline accuracy is within one point of the best; and
     the refusal threshold that refuses the most written unanswerable questions while at most
     0.1 of the answerable ones are refused (a nearby quote for a question no article answers
-    misleads an editor more than a refusal does); failing that, the one that refuses at least
-    0.8 of them with the fewest false refusals."""
+    misleads an editor more than a refusal does); failing that, the one that refuses the most
+    of them with false refusals still at most 0.1."""
     grid = [round(x, 2) for x in np.arange(0.5, 0.96, 0.05)]
     headline = {t: scores(preds, t, 0.0)["headline"] for t in grid}
     short_t = min(t for t in grid if headline[t] >= max(headline.values()) - 0.01)
@@ -373,13 +432,14 @@ def choose_thresholds(preds: list[Predicted]) -> tuple[float, float, list[dict[s
     for t in [round(x, 3) for x in np.arange(0.0, 1.0, 0.025)]:
         curve.append({"threshold": t, **scores(preds, short_t, t)})
     within = [c for c in curve if c["refused_written"] >= 0.8 and c["false_refusals"] <= 0.1]
-    ok = [c for c in curve if c["refused_written"] >= 0.8]
     if within:  # the most refusals; at a tie, the fewest false refusals
         refuse_t = max(within, key=lambda c: (c["refused_written"], -c["false_refusals"]))[
             "threshold"
         ]
-    else:
-        refuse_t = min(ok, key=lambda c: c["false_refusals"])["threshold"] if ok else 0.5
+    else:  # the most refusals with false refusals still within 0.1: a refused answerable
+        # question costs the editor as much as a nearby quote does
+        bounded = [c for c in curve if c["false_refusals"] <= 0.1]
+        refuse_t = max(bounded, key=lambda c: c["refused_written"])["threshold"]
     return short_t, refuse_t, curve
 
 
@@ -387,9 +447,17 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def fit(dump_path: Path, cfg: Config, write: Path | None, ablate: bool) -> dict[str, Any]:
-    with dump_path.open("rb") as fh:
-        items: list[Item] = pickle.load(fh)
+def load_dumps(paths: Sequence[Path]) -> list[Item]:
+    sys.modules["__main__"].Item = Item  # type: ignore[attr-defined]  # pickled from this module
+    items: list[Item] = []
+    for path in paths:
+        with path.open("rb") as fh:
+            items += pickle.load(fh)
+    return items
+
+
+def fit(dumps: Sequence[Path], cfg: Config, write: Path | None, ablate: bool) -> dict[str, Any]:
+    items = load_dumps(dumps)
     preds = cross_validate(items, cfg)
     short_t, refuse_t, curve = choose_thresholds(preds)
     result: dict[str, Any] = {
@@ -414,11 +482,14 @@ def fit(dump_path: Path, cfg: Config, write: Path | None, ablate: bool) -> dict[
             "short_threshold": short_t,
             "refuse_threshold": refuse_t,
             "encoder": cfg.encoder,
+            "cross_encoder": cfg.cross,
             "meta": {
                 "trained_on": "realtimeqa-2025 questions.jsonl + bench/reader/unanswerable.jsonl",
                 "questions_sha256": _sha(QUESTIONS) if QUESTIONS.exists() else None,
                 "written_sha256": _sha(WRITTEN),
                 "questions": len(items),
+                # which cross-encoder the "ce" features came from (the dump's `cross` run)
+                "cross_encoder_sha256": _sha(CE_MODEL) if cfg.cross and CE_MODEL.exists() else None,
                 "cv": result["cv"],
                 "command": "python bench/reader/train.py " + " ".join(sys.argv[1:]),
             },
@@ -439,6 +510,7 @@ GROUPS = {
     "recency (recency, nodate)": ["recency", "nodate"],
     "dense sentence similarity": ["dense", "dense_rel"],
     "NER (ner_*)": ["ner_fit", "ner_part", "ner_count"],
+    "cross-encoder (ce, ce_rel)": ["ce", "ce_rel"],
 }  # fmt: skip
 
 
@@ -462,6 +534,7 @@ def ablation(items: list[Item], cfg: Config, short_t: float) -> list[dict[str, A
             stage2=[n for n in cfg.stage2 if n not in group],
             short=cfg.short,
             question=cfg.question,
+            cross=cfg.cross,
         )
         s = scores(cross_validate(items, c), short_t, 0.0)
         rows.append({"without": name, **s})
@@ -481,11 +554,32 @@ def main() -> None:
         action="store_true",
         help="of the 2025 set, only the answerable questions (half the time)",
     )
+    d.add_argument(
+        "--written-train",
+        action="store_true",
+        help="the written train sets instead, asked of an index of the articles they name",
+    )
+    d.add_argument(
+        "--until",
+        default=None,
+        metavar="YYYYMMDD",
+        help="only the questions of the weeks up to this one (an index of part of the year)",
+    )
     r = sub.add_parser("resim", help="recompute a dump's MiniLM similarities (reader_int8)")
     r.add_argument("--dump", type=Path, default=OUT / "dump.pkl")
     r.add_argument("--out", type=Path, default=None, help="default: over --dump")
+    c = sub.add_parser("cross", help="add the cross-encoder's logits to a dump")
+    c.add_argument("--dump", type=Path, default=OUT / "dump.pkl")
+    c.add_argument("--out", type=Path, default=None, help="default: over --dump")
+    c.add_argument("--model", type=Path, default=None, help="default: the packaged one")
     f = sub.add_parser("fit", help="cross-validate by week; --write refits and writes")
-    f.add_argument("--dump", type=Path, default=OUT / "dump.pkl")
+    f.add_argument(
+        "--dump",
+        type=Path,
+        action="append",
+        default=None,
+        help="repeatable (e.g. the 2025 dump and the written-train one); default dump.pkl",
+    )
     f.add_argument("--encoder", choices=["minilm", "e5"], default="minilm")
     f.add_argument(
         "--rerank",
@@ -494,6 +588,7 @@ def main() -> None:
         help="sentences re-ranked (8-30 tried; 12-20 within noise)",
     )
     f.add_argument("--neg-2025", action="store_true", help="2025 not-answerable as negatives")
+    f.add_argument("--cross", action="store_true", help="with the cross-encoder's features")
     f.add_argument("--ablate", action="store_true", help="leave each feature group out")
     f.add_argument(
         "--drop",
@@ -507,18 +602,24 @@ def main() -> None:
     f.add_argument("--json", type=Path, default=OUT / "fit.json")
     args = ap.parse_args()
     if args.cmd == "dump":
-        dump(args.limit, args.out, args.encoders.split(","), args.answerable_only)
+        dump(args.limit, args.out, args.encoders.split(","), args.answerable_only, args.until,
+             args.written_train)  # fmt: skip
         return
     if args.cmd == "resim":
         resim(args.dump, args.out or args.dump)
         return
+    if args.cmd == "cross":
+        cross(args.dump, args.out or args.dump, args.model)
+        return
     if args.write == MODEL:  # the packaged model of the encoder (model.MODEL_FILES)
         args.write = MODEL.with_name(MODEL_FILES[args.encoder])
-    cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025)
+    cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025, cross=args.cross)
+    if cfg.cross:
+        cfg.stage2 += F.CROSS
     dropped = {n for name in (args.drop or DEFAULT_DROP) for n in GROUPS[name]}
     cfg.stage1 = [n for n in cfg.stage1 if n not in dropped]
     cfg.stage2 = [n for n in cfg.stage2 if n not in dropped]
-    result = fit(args.dump, cfg, args.write, args.ablate)
+    result = fit(args.dump or [OUT / "dump.pkl"], cfg, args.write, args.ablate)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
