@@ -30,7 +30,7 @@ def _records(prefix: str) -> list[dict]:
 def test_packaged_cross_encoder_is_small_and_has_a_card() -> None:
     path = packaged_model()
     assert path is not None and path.stat().st_size <= 30_000_000
-    card = path.with_name("reader-ce.md").read_text(encoding="utf-8")
+    card = path.with_name("reader-ce-card.md").read_text(encoding="utf-8")
     for must in ("python bench/reader/cross_encoder.py", "Data", "minutes", "top-1"):
         assert must in card
 

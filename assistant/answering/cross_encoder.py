@@ -2,7 +2,7 @@
 sentence answers the question".
 
 all-MiniLM-L6-v2 fine-tuned here on 2022-2024 news questions (bench/reader/cross_encoder.py;
-the model card is reader-ce.md beside the weights), shipped as one int8 ONNX file and run
+the model card is reader-ce-card.md beside the weights), shipped as one int8 ONNX file and run
 with ONNX Runtime and the base model's tokenizer: no torch at question time.
 """
 
