@@ -95,3 +95,12 @@ def test_the_reader_runs_int8_by_default_and_the_index_model_when_asked(
     assert index_model is b.retriever.embedder  # the light fp32 query model
     assert isinstance(index_model, OnnxEmbedder) and index_model.path.name != INT8_FILE
     assert b.ask(QUESTION).short_answer == "2,000"
+
+
+def test_the_weights_are_signed_only_where_the_cpu_multiplies_them_without_saturating() -> None:
+    from index.precision import int8_weight_type
+
+    assert int8_weight_type({"avx2", "avx512_vnni"}) == "QInt8"
+    assert int8_weight_type({"avx2", "avx_vnni"}) == "QInt8"
+    assert int8_weight_type({"avx2", "fma"}) == "QUInt8"  # VPMADDUBSW would saturate
+    assert int8_weight_type(set()) == "QUInt8"
