@@ -56,7 +56,10 @@ WRITTEN = ROOT / "bench" / "reader" / "written"
 OUT = ROOT / "bench" / "out" / "ce"
 MODEL = ROOT / "assistant" / "answering" / "reader-ce.onnx"
 TRAIN_YEARS = (2022, 2023, 2024)
-HARD, RANDOM, POS = 6, 1, 1  # per question: 8 pairs (CPU-bound: ~0.5 q/s a core)
+# per question: the two answer-holding sentences that share most of its words, its 12 best-
+# overlap sentences without the answer (mostly the same articles: the negatives that matter),
+# 3 random ones. 6/1/1 (the first model) learned too little to help on 2025 (bench/RESULTS.md)
+HARD, RANDOM, POS = 12, 3, 2
 SEED = 13
 
 
@@ -224,17 +227,19 @@ def _encode(tok: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
                return_tensors="pt")  # fmt: skip
 
 
-def batches(path: Path, per_batch: int) -> Iterator[list[list[dict[str, Any]]]]:
-    groups = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
-    for i in range(0, len(groups), per_batch):
-        yield groups[i : i + per_batch]
-
-
 def train(
-    pairs: Path, out: Path, minutes: float, threads: int, lr: float, init: Path | None = None
+    pairs: Path,
+    out: Path,
+    minutes: float,
+    threads: int,
+    lr: float,
+    init: Path | None = None,
+    epochs: int = 1,
+    per_batch: int = 4,
 ) -> None:
-    """One pass over the pairs (or until ``minutes``), the learning rate decaying linearly in
-    time so that a pass cut short still ends cold; a checkpoint every 5 minutes."""
+    """``epochs`` passes over the pairs, each in its own shuffled order (or until ``minutes``),
+    the learning rate decaying linearly in whichever runs out first, so that a run cut short
+    still ends cold; a checkpoint every 5 minutes, from which a killed run resumes."""
     import torch
 
     torch.manual_seed(SEED)
@@ -263,8 +268,15 @@ def train(
     last_save = started
     net.train()
     seen = 0
-    total = sum(1 for _ in pairs.open())
-    for batch in batches(pairs, 2):
+    groups = [json.loads(x) for x in pairs.read_text(encoding="utf-8").splitlines() if x]
+    order: list[list[dict[str, Any]]] = []
+    for epoch in range(epochs):
+        shuffled = list(groups)
+        random.Random(SEED + epoch).shuffle(shuffled)
+        order += shuffled
+    total = len(order)
+    for start in range(0, total, per_batch):
+        batch = order[start : start + per_batch]
         seen += len(batch)
         if seen <= done:
             continue
@@ -288,13 +300,14 @@ def train(
             lab = torch.tensor([r["y"] for r in g], dtype=torch.float32)
             if 0 < lab.sum() < n:
                 lg = logits[at : at + n]
-                loss = loss + (torch.logsumexp(lg, 0) - torch.logsumexp(lg[lab > 0], 0)) / 2
+                listwise = torch.logsumexp(lg, 0) - torch.logsumexp(lg[lab > 0], 0)
+                loss = loss + listwise / len(batch)
             at += n
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
-        if seen % 100 < 2:
+        if seen % 200 < per_batch:
             rate = (seen - done) / max(1e-9, time.monotonic() - started)
             print(f"{seen}/{total} questions, loss {loss.item():.3f}, {rate:.2f} q/s, "
                   f"{elapsed / 60:.1f} min", flush=True)  # fmt: skip
@@ -415,12 +428,15 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=MODEL)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--init", type=Path, default=None, help="start from these weights")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--per-batch", type=int, default=4, help="questions per optimiser step")
     ap.add_argument("--weights", type=Path, default=None, help="export: this checkpoint")
     args = ap.parse_args()
     if args.cmd in ("pairs", "all"):
         build_pairs(args.pairs)
     if args.cmd in ("train", "all"):
-        train(args.pairs, args.out, args.minutes, args.threads, args.lr, args.init)
+        train(args.pairs, args.out, args.minutes, args.threads, args.lr, args.init, args.epochs,
+              args.per_batch)  # fmt: skip
     if args.cmd in ("export", "all"):
         export(args.out, args.model, args.weights)
     if args.cmd in ("probe", "all"):

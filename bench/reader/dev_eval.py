@@ -31,26 +31,31 @@ from index.sentence_model import offline_environment  # noqa: E402
 
 offline_environment()
 
-CORPUS = ROOT.parent / "shared" / "eval" / "realtimeqa-2024" / "corpus.jsonl.gz"
 WRITTEN = ROOT / "bench" / "reader" / "written"
 FIRST, LAST = "2024-06-01", "2024-09-20"
 
 
-def records() -> list[dict[str, Any]]:
+def records(split: str = "dev") -> list[dict[str, Any]]:
     out = []
-    for path in sorted(WRITTEN.glob("dev-*.jsonl")):
+    for path in sorted(WRITTEN.glob(f"{split}-*.jsonl")):
         out += [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
     return out
 
 
-def build_index(quarter: bool) -> None:
+def build_index(quarter: bool, split: str = "dev") -> None:
+    """An index of the articles the ``split``'s records name (``train``: the 253 articles of
+    the written training sets, 2022-2024, for ``train.py dump --written-train``)."""
     from assistant import Assistant
 
-    named = {r.get("article_id") for r in records()} | {
-        a for r in records() for a in r.get("article_ids", [])
-    }
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
-        arts = [a for a in map(json.loads, fh) if a.get("text")]
+    recs = records(split)
+    named = {r.get("article_id") for r in recs}
+    named |= {a for r in recs for a in r.get("article_ids", [])}
+    years = sorted({int(r["year"]) for r in recs})
+    arts = []
+    for year in years:
+        path = ROOT.parent / "shared" / "eval" / f"realtimeqa-{year}" / "corpus.jsonl.gz"
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            arts += [a for a in map(json.loads, fh) if a.get("text")]
     keep = [
         a
         for a in arts
@@ -111,9 +116,10 @@ def main() -> None:
     ap.add_argument("cmd", choices=["index", "eval"])
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--quarter", action="store_true", help="index: the whole quarter too")
+    ap.add_argument("--split", choices=["dev", "train"], default="dev", help="index: whose")
     args = ap.parse_args()
     if args.cmd == "index":
-        build_index(args.quarter)
+        build_index(args.quarter, args.split)
     else:
         evaluate(args.json)
 

@@ -264,6 +264,9 @@ class Config:
         default_factory=lambda: [n for n in QUESTION if not n.startswith("kind_") and n != "cov1"]
     )
     neg_2025: bool = False  # train refusal with the 2025 not-answerable questions as negatives
+    # near misses made from the training questions: each answerable one again with every
+    # sentence holding its answer taken out (same names, same topic, the fact absent)
+    masked: bool = False
     cross: bool = False  # the cross-encoder's logits (the dump's "ce", from `cross`) in stage 2
 
 
@@ -288,8 +291,33 @@ class Predicted:
     answerable: float
 
 
+def masked(item: Item) -> Item:
+    """``item`` with every sentence that holds its answer taken out: a near miss, not
+    answerable, for the refusal model only (never scored)."""
+    keep = [i for i, hit in enumerate(item.labels) if not hit]
+    sents = [F.Sentence(s.passage, s.rank, s.span, s.text, s.stems, dict(s.cheap))
+             for s in (item.sents[i] for i in keep)]  # fmt: skip
+    best = max((s.cheap.get("cov", 0.0) for s in sents), default=0.0)
+    for s in sents:
+        s.cheap["cov_rel"] = s.cheap.get("cov", 0.0) - best
+    return Item(
+        id=item.id + "#masked",
+        question=item.question,
+        week=item.week,
+        answerable=False,
+        written=True,
+        gold=item.gold,
+        info=item.info,
+        sents=sents,
+        sims={k: v[keep] for k, v in item.sims.items()},
+        ents=[item.ents[i] for i in keep],
+    )
+
+
 def _fit_all(train: list[Item], cfg: Config) -> dict[str, Any]:
     """The four models, fitted on ``train``."""
+    if cfg.masked:
+        train = train + [masked(it) for it in train if it.answerable and it.labels.any()]
     pos = [it for it in train if it.answerable and it.sents and it.labels.any()]
     pos_ids = {it.id for it in pos}
     x1 = np.vstack([F.matrix(it.sents, cfg.stage1) for it in pos])
@@ -535,6 +563,7 @@ def ablation(items: list[Item], cfg: Config, short_t: float) -> list[dict[str, A
             short=cfg.short,
             question=cfg.question,
             cross=cfg.cross,
+            masked=cfg.masked,
         )
         s = scores(cross_validate(items, c), short_t, 0.0)
         rows.append({"without": name, **s})
@@ -589,6 +618,11 @@ def main() -> None:
     )
     f.add_argument("--neg-2025", action="store_true", help="2025 not-answerable as negatives")
     f.add_argument("--cross", action="store_true", help="with the cross-encoder's features")
+    f.add_argument(
+        "--masked",
+        action="store_true",
+        help="refusal also learns from the training questions with their answer taken out",
+    )
     f.add_argument("--ablate", action="store_true", help="leave each feature group out")
     f.add_argument(
         "--drop",
@@ -613,7 +647,8 @@ def main() -> None:
         return
     if args.write == MODEL:  # the packaged model of the encoder (model.MODEL_FILES)
         args.write = MODEL.with_name(MODEL_FILES[args.encoder])
-    cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025, cross=args.cross)
+    cfg = Config(encoder=args.encoder, rerank=args.rerank, neg_2025=args.neg_2025, cross=args.cross,
+                 masked=args.masked)  # fmt: skip
     if cfg.cross:
         cfg.stage2 += F.CROSS
     dropped = {n for name in (args.drop or DEFAULT_DROP) for n in GROUPS[name]}
