@@ -80,10 +80,22 @@ def norm(text: str) -> str:
     return " ".join(text.translate(table).split())
 
 
-def holds(text: str, phrase: str) -> bool:
-    """``phrase`` in ``text`` as whole words, case and spacing ignored."""
-    p = re.escape(norm(phrase).lower()).replace(r"\ ", r"\s+")
-    return re.search(rf"(?<!\w){p}(?!\w)", norm(text).lower()) is not None
+def holds(text: str, phrase: str, lowered: str | None = None) -> bool:
+    """``phrase`` in ``text`` as whole words, case and spacing ignored (``lowered``: the
+    text already normalised and lower-cased, for a text searched many times)."""
+    want = norm(phrase).lower()
+    hay = lowered if lowered is not None else norm(text).lower()
+    if want not in hay:  # the cheap test first: most articles do not name it at all
+        return False
+    p = re.escape(want).replace(r"\ ", r"\s+")
+    return re.search(rf"(?<!\w){p}(?!\w)", hay) is not None
+
+
+@lru_cache(maxsize=4)
+def lowered(year: int) -> dict[str, str]:
+    """Every article text of the year normalised and lower-cased, once (the near-miss check
+    reads the whole year for each record: 19 minutes without this)."""
+    return {aid: norm(a["text"]).lower() for aid, a in corpus(year).items()}
 
 
 @lru_cache(maxsize=4)
@@ -172,8 +184,9 @@ def check_nearmiss(rec: dict[str, Any]) -> list[str]:
     first = rec["names"][0]
     # Porter rewrites only a word's end: a cue's stem less its last letter starts the word
     cue = re.compile("|".join(rf"\b{re.escape(stem(c)[:-1] or c)}" for c in rec["slot"]), re.I)
-    for art in docs.values():
-        if not cue.search(art["text"]) or not holds(art["text"], first):
+    low = lowered(int(rec["year"]))
+    for aid, art in docs.items():
+        if not holds(art["text"], first, low[aid]) or not cue.search(art["text"]):
             continue
         for s in sentences(art["text"]):
             if slot_hit(s, rec):
@@ -186,9 +199,10 @@ def gold_ids(rec: dict[str, Any]) -> list[str]:
     names = cap_names(rec["question"])
     need = (len(names) + 1) // 2
     out = []
+    low = lowered(int(rec["year"]))
     for aid, art in corpus(int(rec["year"])).items():
         text = art["title"] + "\n" + art["text"]
-        if not any(holds(art["text"], f) for f in answers(rec)):
+        if not any(holds(art["text"], f, low[aid]) for f in answers(rec)):
             continue
         if aid == rec["article_id"] or sum(holds(text, n) for n in names) >= need:
             out.append(aid)
