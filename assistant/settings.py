@@ -170,11 +170,13 @@ class Settings(BaseSettings):
     ui_host: str = Field("127.0.0.1", description="address the web app listens on")
     ui_port: int = Field(7860, description="port of the web app")
 
-    # HTTP API (`assistant serve`); the token only from the environment or the settings file
+    # HTTP API (`assistant serve`); the token from the environment only (see SECRET_FIELDS)
     api_host: str = Field("127.0.0.1", description="address the HTTP API listens on")
     api_port: int = Field(8088, description="port of the HTTP API")
     api_token: SecretStr | None = Field(
-        None, description="bearer token the API requires (unset: no auth, loopback use only)"
+        None,
+        description="bearer token the API requires (unset: no auth, loopback use only); "
+        "from the environment only (ASSISTANT_API_TOKEN)",
     )
     api_max_request_bytes: int = Field(
         25 * 1024 * 1024, ge=1024, description="largest request body the API accepts (413)"
@@ -184,10 +186,20 @@ class Settings(BaseSettings):
     )
     api_mount_ui: bool = Field(False, description="also serve the Gradio UI at /ui")
 
-    # Slack bot (`assistant slack`); secrets only from the environment or the settings file
-    slack_bot_token: SecretStr | None = Field(None, description="xoxb-… bot token")
-    slack_app_token: SecretStr | None = Field(None, description="xapp-… token for Socket Mode")
-    slack_signing_secret: SecretStr | None = Field(None, description="verifies HTTP events")
+    # Slack bot (`assistant slack`); secrets from the environment only (see SECRET_FIELDS)
+    slack_bot_token: SecretStr | None = Field(
+        None, description="xoxb-… bot token; from the environment only (ASSISTANT_SLACK_BOT_TOKEN)"
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        description="xapp-… token for Socket Mode; from the environment only "
+        "(ASSISTANT_SLACK_APP_TOKEN)",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        description="verifies HTTP events; from the environment only "
+        "(ASSISTANT_SLACK_SIGNING_SECRET)",
+    )
     slack_port: int = Field(3000, description="port of the Slack events endpoint (HTTP mode)")
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API the bot calls (a stand-in to test)"
