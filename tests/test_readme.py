@@ -38,7 +38,7 @@ RUNS_ON_SAMPLE = {"--help", "ask", "articles list", "stats"}
 
 @dataclass(frozen=True)
 class Command:
-    line: str  # as the README writes it
+    line: str  # as the README writes it, comments left out
     env: dict[str, str]  # NAME=value words before the program
     argv: list[str]
 
@@ -73,7 +73,8 @@ def commands(text: str) -> list[Command]:
                 name, _, value = words.pop(0).partition("=")
                 env[name] = value
             if words:
-                found.append(Command(" ".join(line.split()), env, words))
+                shown = [f"{name}={value}" for name, value in env.items()]
+                found.append(Command(" ".join([*shown, shlex.join(words)]), env, words))
     return found
 
 
