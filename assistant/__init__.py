@@ -4,6 +4,7 @@ The public surface: the faces (``assistant.faces``) and evaluation use these nam
 nothing below them.
 """
 
+from assistant.answering.backends import backends as answer_backends
 from assistant.answering.refusal import REFUSAL_HINT
 from assistant.answers import Answer, Citation, Passage, Quote, Source, SourceRef
 from assistant.core import Assistant
@@ -57,6 +58,7 @@ __all__ = [
     "SourceRef",
     "StoreError",
     "StoreStats",
+    "answer_backends",
     "check_answerer",
     "count_items",
     "offline_environment",

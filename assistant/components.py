@@ -12,9 +12,10 @@ from index.chunking import Chunker
 from index.embeddings import Embedder, SentenceTransformerEmbedder, load_embedder
 from index.errors import ConfigError
 from index.lexical import LexicalIndex
-from index.light import fp32_model_path, int8_beside, load_light
+from index.light import load_light
 from index.loaded import LoadOptions
 from index.lock import IndexGuard
+from index.onnx_exports import OnnxExports
 from index.pipeline import Ingestor
 from index.sentence_model import default_cache_dir, offline_environment, resolve_model
 from index.store import ChromaStore
@@ -47,20 +48,21 @@ def query_embedder(settings: Settings) -> Embedder:
         return embedder(settings)
     offline_environment()
     model_dir = resolve_model(settings.embed_model)
-    cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
-    exported = fp32_model_path(model_dir, cache)
-    try:
-        light = load_light(
-            settings.embed_model,
-            model_dir,
-            exported,
-            heavy=lambda: embedder(settings),
-            batch_size=settings.embed_batch_size,
-        )
-    except Exception as exc:  # an unreadable export, a broken runtime: torch still answers
-        log.warning("cannot run the light query model (%s); using torch, exporting anew", exc)
-        exported.unlink(missing_ok=True)
-        light = None
+    exports = _exports(settings, model_dir)
+    exported = exports.kept(exports.fp32)  # only an export that passed its check runs
+    light = None
+    if exported is not None:
+        try:
+            light = load_light(
+                settings.embed_model,
+                model_dir,
+                exported,
+                heavy=lambda: embedder(settings),
+                batch_size=settings.embed_batch_size,
+            )
+        except Exception as exc:  # an unreadable export, a broken runtime: torch answers
+            log.warning("cannot run the light query model (%s); using torch, exporting anew", exc)
+            exports.discard(exported)
     if light is not None:
         return light
     full = embedder(settings)
@@ -154,15 +156,15 @@ def reader_embedder(settings: Settings, model: Embedder) -> Embedder:
     ):
         return model
     model_dir = resolve_model(settings.embed_model)
-    cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
-    path = int8_beside(fp32_model_path(model_dir, cache), model_dir)
+    exports = _exports(settings, model_dir)
+    path = exports.ensure_int8()  # checked against the fp32 export before it was kept
     if path is None:
         return model
     try:
         light = load_light(settings.embed_model, model_dir, path)
     except Exception as exc:  # an unreadable file: the reader still has the index's model
         log.warning("cannot run the int8 reader model (%s); using the index's embedder", exc)
-        path.unlink(missing_ok=True)
+        exports.discard(path)
         return model
     return light or model
 
@@ -178,7 +180,7 @@ def ingestor(
         if settings.query_engine != "torch" and settings.embed_device == "cpu":
             exported = full.ensure_light_export()  # once per model: questions skip torch
             if exported is not None and settings.reader_int8:
-                int8_beside(exported, full.path)  # and the reader's copy (~2 s, once)
+                full.exports.ensure_int8()  # and the reader's copy (~2 s, once)
         model = full
     return Ingestor(
         store(settings, collection, model=model),
@@ -186,6 +188,11 @@ def ingestor(
         chunker(settings, model),
         batch_chunks=settings.ingest_batch_chunks,
     )
+
+
+def _exports(settings: Settings, model_dir: str) -> OnnxExports:
+    cache = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+    return OnnxExports(model_dir, cache)
 
 
 def load_options(settings: Settings) -> LoadOptions:

@@ -213,10 +213,16 @@ class Assistant:
         return self.library.ingest_paths(paths, progress)
 
     def ingest_records(
-        self, records: Iterable[dict[str, Any]], origin: str = "request"
+        self,
+        records: Iterable[dict[str, Any]],
+        origin: str = "request",
+        *,
+        all_or_none: bool = False,
     ) -> IngestReport:
-        """Ingest article records (``{"title", "text", "url", "source", "published"}``)."""
-        return self.library.ingest_records(records, origin)
+        """Ingest article records (``{"title", "text", "url", "source", "published"}``)
+        with the limits of any ingest; ``all_or_none``: a bad record is an IngestError and
+        nothing is written (see :meth:`Library.ingest_records`)."""
+        return self.library.ingest_records(records, origin, all_or_none=all_or_none)
 
     def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
         return self.library.list_articles(source)

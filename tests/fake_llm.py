@@ -3,7 +3,10 @@ wire protocols on 127.0.0.1 and return scripted replies.
 
 - ``OpenAIServer``: ``POST /v1/chat/completions`` (JSON, or SSE with ``stream: true``:
   ``data: {chunk}`` events and a final ``data: [DONE]``), ``GET /v1/models``;
-- ``OllamaServer``: ``POST /api/chat`` (NDJSON lines when streaming, Ollama's default).
+- ``OllamaServer``: ``POST /api/chat`` (NDJSON lines when streaming, Ollama's default);
+- ``ScriptedLLM``: a model in this process behind llama-index's own ``LLM`` interface, offered
+  to the assistant as the ``scripted`` answer backend through the registry's ``register``,
+  the hook every real backend is registered with (:func:`scripted_backend`).
 
 ``reply`` is a string or a function of the request's messages; every request body is kept in
 ``requests`` so tests can read the prompt the client sent.
@@ -15,11 +18,25 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from conftest import free_port
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.custom import CustomLLM
+from pydantic import Field
+
+from assistant.answering.backends import Backend
 
 Messages = list[dict[str, Any]]
 Reply = str | Callable[[Messages], str]
@@ -173,3 +190,72 @@ class OllamaServer(_Server):
                        + "\n").encode())  # fmt: skip
         h.wfile.flush()
         h.close_connection = True
+
+
+class ScriptedLLM(CustomLLM):
+    """A language model in this process replying from a script, through llama-index's LLM
+    interface: the answerer and the condenser call it exactly as they call a server's client
+    (httpx's MockTransport is the model: the code under test cannot tell the difference)."""
+
+    reply: Any = Field(default="", description="a string, or a function of the messages")
+    requests: list[Messages] = Field(default_factory=list)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(context_window=4096, num_output=400, is_chat_model=True,
+                           model_name="scripted")  # fmt: skip
+
+    def _text(self, messages: Messages) -> str:
+        self.requests.append(messages)
+        return self.reply(messages) if callable(self.reply) else str(self.reply)
+
+    @staticmethod
+    def _as_dicts(messages: Sequence[ChatMessage]) -> Messages:
+        return [{"role": m.role.value, "content": m.content or ""} for m in messages]
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        text = self._text(self._as_dicts(messages))
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text))
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        text = self._text(self._as_dicts(messages))
+
+        def gen() -> ChatResponseGen:
+            so_far = ""
+            for piece in pieces(text):
+                so_far += piece
+                message = ChatMessage(role=MessageRole.ASSISTANT, content=so_far)
+                yield ChatResponse(message=message, delta=piece)
+
+        return gen()
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return CompletionResponse(text=self._text([{"role": "user", "content": prompt}]))
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        text = self._text([{"role": "user", "content": prompt}])
+
+        def gen() -> CompletionResponseGen:
+            so_far = ""
+            for piece in pieces(text):
+                so_far += piece
+                yield CompletionResponse(text=so_far, delta=piece)
+
+        return gen()
+
+
+def scripted_backend(llm: ScriptedLLM, name: str = "scripted") -> Backend:
+    """The registry entry that answers with ``llm``: register it as any backend is."""
+    return Backend(
+        name,
+        "a scripted model in this process (tests)",
+        build=lambda settings: llm,
+        label=lambda settings: "the scripted model",
+        model_help="ignored",
+    )

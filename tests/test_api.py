@@ -18,6 +18,7 @@ from conftest import FIXTURES, ROOT, SAMPLE, free_port
 
 TOKEN = "s3cret-test-token"
 LIMIT = 300_000
+MAX_CHARS = 50_000  # the server's max_article_chars, under LIMIT so a long article gets in
 ORIGIN = "http://newsroom.example"
 
 
@@ -40,6 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "ASSISTANT_DATA_DIR": str(tmp / "data"),
         "ASSISTANT_API_TOKEN": TOKEN,
         "ASSISTANT_API_MAX_REQUEST_BYTES": str(LIMIT),
+        "ASSISTANT_MAX_ARTICLE_CHARS": str(MAX_CHARS),
         "ASSISTANT_API_CORS_ORIGINS": json.dumps([ORIGIN]),
         "PYTHONUNBUFFERED": "1",
     }
@@ -268,6 +270,36 @@ def test_upload_files_and_bad_ones_are_reported_by_name(server: Server) -> None:
             == 415
         )
         assert c.post("/v1/articles", json={"articles": "nope"}).status_code == 422
+
+
+def test_records_over_max_article_chars_are_a_422_and_nothing_is_written(
+    server: Server,
+) -> None:
+    """The API's JSON records keep the limits of every other ingest (index/json_files.py
+    ``record_item``): one over ``max_article_chars`` fails the request, and the good record
+    beside it is not written either; as a file, the same record fails as the CLI reports."""
+    fine = {**sample_article(), "url": "https://news.example/fine", "title": "A fine one"}
+    huge = {"title": "Too long", "url": "https://news.example/huge",
+            "text": "The council met again on Tuesday. " * 2000}  # fmt: skip
+    assert MAX_CHARS < len(huge["text"]) < LIMIT
+    over = f"record 1: article text is {len(huge['text'].strip()):,} characters, over the limit"
+    with server.client(headers=server.auth) as c:
+        before = c.get("/v1/articles").json()["articles"]
+        res = c.post("/v1/articles", json={"articles": [fine, huge]})
+        assert res.status_code == 422, res.text
+        body = res.json()
+        assert body["error"] == "invalid_articles"
+        assert body["detail"].startswith("no article was added: 1 of 2 records refused")
+        assert f"{over} of 50,000 (setting max_article_chars)" in body["detail"]
+        assert c.get("/v1/articles").json()["articles"] == before  # the fine one neither
+        files = [("files", ("dump.json", json.dumps([fine, huge]).encode(), "application/json"))]
+        report = c.post("/v1/articles", files=files).json()
+        assert report["ok"] is False and len(report["new"]) == 1
+        [failed] = report["failed"]
+        assert failed["origin"] == "dump.json[1]"
+        assert over in failed["reason"]
+        for article_id in report["new"]:
+            assert c.delete(f"/v1/articles/{article_id}").status_code == 204
 
 
 def test_bad_questions_are_clear_422s(server: Server) -> None:

@@ -3,6 +3,10 @@ ten simultaneous users' chats apart. Driven over Gradio's own API with gradio_cl
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -10,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import running_app
+from conftest import ROOT, running_app
 
 GUARD_Q = "How many Guard members were deployed?"
 WHY_Q = "Why did the protests begin?"
@@ -80,6 +84,35 @@ def test_filters_reach_retrieval(app_url: str) -> None:
         _ask(client, GUARD_Q, since="June 10")
     with pytest.raises(AppError, match=r"Published until: '2025-13-01' is not a date"):
         _ask(client, GUARD_Q, until="2025-13-01")
+
+
+def test_the_outlet_filter_lists_outlets_another_process_ingested(
+    app_url: str, app_dir: Path
+) -> None:
+    """No page reload: opening the filter (its focus event) reads the outlets again."""
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)  # a page loaded before the ingest
+    assert "harbor-gazette.example" not in _choices(client.predict(api_name="/outlets"))
+    note = app_dir / "harbor.txt"
+    note.write_text("Title: Harbor reopens\nSource: harbor-gazette.example\n\n"
+                    "The harbor reopened on Monday after two weeks of repairs.\n")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    ingest = subprocess.run(
+        [sys.executable, "-m", "assistant", "ingest", str(note)],
+        env={**env, "ASSISTANT_DATA_DIR": str(app_dir / "data"), "PYTHONPATH": str(ROOT)},
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
+    deadline = time.monotonic() + 30  # the app sees another process's writes within seconds
+    while "harbor-gazette.example" not in _choices(client.predict(api_name="/outlets")):
+        assert time.monotonic() < deadline, "the new outlet never reached the filter"
+        time.sleep(0.5)
+
+
+def _choices(update: Any) -> list[str]:
+    """The choices of a Dropdown update as gradio_client returns it."""
+    return [c[0] if isinstance(c, list | tuple) else c for c in update["choices"]]
 
 
 def test_article_markup_is_escaped_in_every_rendering() -> None:

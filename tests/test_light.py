@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from conftest import ROOT, SAMPLE, sample_sentences
+from conftest import ROOT, SAMPLE, copy_export, sample_sentences
 
 from index.embeddings import SentenceTransformerEmbedder
-from index.light import LIGHT_MAX_ROWS, OnnxEmbedder, fp32_model_path, light_config, load_light
+from index.light import LIGHT_MAX_ROWS, OnnxEmbedder, light_config, load_light
 from index.sentence_model import resolve_model
 
 QUESTION = "How many Guard members were deployed?"
@@ -126,11 +126,10 @@ def test_a_broken_export_falls_back_to_torch_and_is_written_anew(
     from assistant import components
     from assistant.settings import Settings
 
-    full, _ = exported
+    full, checked = exported
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
-    broken = fp32_model_path(full.path, tmp_path / "cache")
-    broken.parent.mkdir(parents=True)
-    broken.write_bytes(b"not an ONNX model")
+    broken = copy_export(checked, full.path, tmp_path / "cache").fp32
+    broken.write_bytes(b"not an ONNX model")  # a kept export that no longer reads
     model = components.query_embedder(settings)
     assert isinstance(model, SentenceTransformerEmbedder)
     assert broken.is_file() and broken.read_bytes() != b"not an ONNX model"  # exported anew

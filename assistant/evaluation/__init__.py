@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.backends import backend_for, describe
 from assistant.citations import outcome_counts
 from assistant.core import Assistant
 from assistant.evaluation import report as rep
@@ -35,14 +36,6 @@ __all__ = [
     "load_questions",
     "summarize",
 ]
-
-
-def _answerer_name(asst: Assistant) -> str:
-    if asst.settings.answerer == "llm":
-        from assistant.answering.backends import describe
-
-        return f"llm ({describe(asst.settings)})"
-    return asst.settings.answerer
 
 
 def _ingest_summary(report: IngestReport) -> dict[str, Any]:
@@ -73,7 +66,7 @@ def evaluate(
     result = run(asst, qset.questions, k, progress)
     seconds = time.perf_counter() - t
     summary = summarize(result.records, RECALL_KS)
-    if asst.settings.answerer == "llm":
+    if backend_for(asst.settings).writes_with_llm:
         summary["verification"] = outcome_counts(result.answers)
     stats = asst.stats()
     settings = asst.settings.model_dump(mode="json", exclude=set(SECRET_FIELDS))
@@ -87,7 +80,7 @@ def evaluate(
             "git_commit": rep.git_commit(),
             "questions_file": qset.path,
             "questions_sha256": rep.file_sha256(qset.path),
-            "answerer": _answerer_name(asst),
+            "answerer": describe(asst.settings),
             "k": result.k,
             "depth": result.depth,
             "recall_ks": list(RECALL_KS),

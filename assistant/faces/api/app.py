@@ -6,7 +6,8 @@ shared by every request. Endpoints are plain ``def`` functions where they block,
 runs them in its threadpool; the Assistant is thread-safe.
 
 Errors are JSON ``{"detail": ..., "error": ...}`` with a status that says what went wrong,
-never a stack trace: a bad question 422, an empty index 409, a body over the limit 413, a
+never a stack trace: a bad question 422, article records over the ingest limits 422 (none
+of the request's records is written), an empty index 409, a body over the limit 413, a
 missing or wrong bearer token 401; the router's 404 and 405 and schema errors (422, with
 ``detail`` the list of problems) too.
 """
@@ -14,6 +15,7 @@ missing or wrong bearer token 401; the router's 404 and 405 and schema errors (4
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -41,6 +43,7 @@ from assistant import (
     ConfigError,
     EmptyIndexError,
     Filters,
+    IngestError,
     QuestionError,
     Settings,
     StoreError,
@@ -55,6 +58,7 @@ log = logging.getLogger(__name__)
 _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (QuestionError, 422, "question"),
     (EmptyIndexError, 409, "empty_index"),
+    (IngestError, 422, "invalid_articles"),
     (StoreError, 503, "store"),
     (ConfigError, 500, "config"),
     (AssistantError, 400, "assistant"),
@@ -231,7 +235,11 @@ async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) 
         records = data.get("articles") if isinstance(data, dict) else data
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise HTTPException(422, 'expected a list of article objects or {"articles": [...]}')
-        report = await run_in_threadpool(asst.ingest_records, records)
+        # one request, one outcome: a record over the limits fails the request (422), and
+        # nothing of it is written
+        report = await run_in_threadpool(
+            functools.partial(asst.ingest_records, records, all_or_none=True)
+        )
         return IngestSummary.of(report).api_json()
     raise HTTPException(415, "send application/json or multipart/form-data")
 

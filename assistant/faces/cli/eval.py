@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,7 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from assistant import Assistant, ConfigError, IngestReport, Settings, count_items
+from assistant import Assistant, IngestReport, Settings, check_answerer, count_items
 from assistant.faces.cli.common import err, out
 
 
@@ -55,7 +56,7 @@ def eval_command(
         list[str] | None, typer.Argument(help="with 'compare': the two run dirs A and B")
     ] = None,
     answerer: Annotated[
-        str | None, typer.Option(help="extractive or llm (default: settings)")
+        str | None, typer.Option(help="extractive or llm (default: settings; see below)")
     ] = None,
     k: Annotated[int | None, typer.Option("--k", "-k", help="passages to answer from")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
@@ -114,11 +115,13 @@ def _compare(runs: list[str] | None) -> None:
 
 
 def _settings(answerer: str | None) -> Settings:
+    """The settings with ``--answerer``, checked as ``ask`` checks them before anything
+    heavy loads (an unknown answerer or a model setting missing: ConfigError at once)."""
     settings = Settings.load()
     if answerer:
-        if answerer not in {"extractive", "llm"}:
-            raise ConfigError(f"unknown answerer {answerer!r}: use extractive or llm")
         settings = settings.model_copy(update={"answerer": answerer})
+    for warning in check_answerer(settings):
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     return settings
 
 

@@ -30,7 +30,15 @@ from assistant import (
 )
 from assistant.faces.cli import articles, ask
 from assistant.faces.cli import eval as evaluation
-from assistant.faces.cli.common import CollectionOpt, JsonOpt, err, out, print_json, settings
+from assistant.faces.cli.common import (
+    CollectionOpt,
+    JsonOpt,
+    backends_help,
+    err,
+    out,
+    print_json,
+    settings,
+)
 from assistant.faces.present import IngestSummary
 
 app = typer.Typer(
@@ -38,9 +46,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.command()(ask.ask)
-app.command()(ask.chat)
-app.command("eval")(evaluation.eval_command)
+app.command(epilog=backends_help())(ask.ask)
+app.command(epilog=backends_help())(ask.chat)
+app.command("eval", epilog=backends_help())(evaluation.eval_command)
 app.add_typer(articles.articles_app, name="articles")
 
 

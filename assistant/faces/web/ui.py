@@ -165,6 +165,12 @@ class Handlers:
             gr.update(choices=_outlets(asst)),
         )
 
+    def outlets(self) -> Any:
+        """The outlet filter's choices, read again each time the filter is opened: another
+        process (``assistant ingest``, the API, another app) may have added outlets since the
+        page loaded. The selection stays."""
+        return gr.update(choices=_outlets(self.asst))
+
     def _ingest_one(self, path: Path, step: Any) -> dict[str, Any]:
         """One uploaded file into the index: its row of the result list."""
         try:
@@ -297,6 +303,7 @@ def build_ui(asst: Assistant) -> Any:
         c.ask.click(on.respond, ask_inputs, ask_outputs)
         c.chat.click(on.rate, None, c.thanks)
         c.clear.click(on.new_chat, None, [c.chat, c.sources, c.thanks])
+        c.outlet.focus(on.outlets, None, c.outlet, queue=False)
         index_outputs = [overview, articles, to_delete, c.outlet]
         ingest_btn.click(on.upload, files, [ingest_result, *index_outputs, files])
         delete_btn.click(on.delete, to_delete, [delete_note, *index_outputs])
