@@ -1,7 +1,14 @@
 """The project's one exception hierarchy: the index's errors (index/errors.py) and the
 answering errors raised here; ``assistant`` re-exports them all."""
 
-from index.errors import AssistantError, ConfigError, IngestError, LoadError, StoreError
+from index.errors import (
+    AssistantError,
+    ConfigError,
+    IngestError,
+    LoadError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 __all__ = [
     "AssistantError",
@@ -11,6 +18,7 @@ __all__ = [
     "LoadError",
     "QuestionError",
     "StoreError",
+    "StoreUnavailableError",
 ]
 
 

@@ -27,3 +27,9 @@ class LoadError(IngestError):
 
 class StoreError(AssistantError):
     """The vector store could not be reached or is in an unexpected state."""
+
+
+class StoreUnavailableError(StoreError):
+    """A server the assistant keeps its state in (the Chroma server, Redis) could not be
+    reached, timed out or failed. Nothing is wrong with the request: the same call succeeds
+    once the server is back, with no restart."""
