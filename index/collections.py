@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 RECORDS_SUFFIX = "-articles"
 # how often a reader looks whether another process has written (a file read, ~10 µs)
 RELOAD_CHECK_S = 0.5
+# the records collection's metadata key that every write sets to a new value: one small
+# read tells a process on a Chroma server whether anyone wrote since it last looked
+WRITTEN_KEY = "written"
 
 
 def check_built_model(
@@ -85,6 +89,8 @@ class ChromaCollections:
         self._seen = guard.generation() if guard else 0
         self._checked = time.monotonic()
         self._reload_lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # one lexical sync at a time (index/store.py)
+        self._followed: str | None = None  # the write marker the lexical index was synced at
         self._open_chunk_collection(embedding_model, dimension, precision)
         # Records carry no meaningful vector; Chroma wants one, so they get a 1-d placeholder.
         self.records = client.get_or_create_collection(
@@ -176,12 +182,33 @@ class ChromaCollections:
         with self.guard.writing():
             yield
 
+    # -- what other processes wrote (a Chroma server) ------------------------------------
+    def written_marker(self) -> str:
+        """The write marker: a value every batch of writes of every process replaces, read
+        with one small request (the records collection's metadata, not its records)."""
+        records = self.client.get_collection(self.name + RECORDS_SUFFIX, embedding_function=None)
+        return str((records.metadata or {}).get(WRITTEN_KEY) or "")
+
+    def _mark_written(self) -> None:
+        # a new random value, not a counter: two writers at once must not both write N + 1,
+        # or a reader that saw the first would miss the second
+        self.records.modify(metadata={WRITTEN_KEY: uuid.uuid4().hex})
+
+    def ping(self) -> None:
+        """Raise StoreUnavailableError unless the store answers (one heartbeat request on a
+        server; nothing to ask of an embedded index)."""
+        self.client.heartbeat()
+
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
         """One batch of writes under the index lock, on collections that hold every
-        earlier write of every process (a stale copy written back would lose them)."""
+        earlier write of every process (a stale copy written back would lose them); the
+        write marker moves after it, so processes that follow the index look again."""
         if self.guard is None:
-            yield
+            try:
+                yield
+            finally:
+                self._mark_written_after()
             return
         with self.writing(), self._reload_lock, self.guard.batch() as before:
             if before != self._seen:
@@ -190,3 +217,13 @@ class ChromaCollections:
                 yield
             finally:
                 self._seen = before + 1  # our own write: our copy holds it
+                self._mark_written_after()
+
+    def _mark_written_after(self) -> None:
+        """Move the marker after a batch, also one that failed halfway (what it wrote may be
+        readable: a deleted article's records); a failure here does not hide the batch's own
+        error, and the next batch moves it anyway."""
+        try:
+            self._mark_written()
+        except Exception as exc:
+            log.warning("could not move the index's write marker: %s", exc)

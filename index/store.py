@@ -15,6 +15,7 @@ belong to a committed article version, and retrieval keeps only those.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 from index.chunking import ChunkedArticle
 from index.collections import ChromaCollections
 from index.errors import ConfigError, StoreError
-from index.lexical import LexicalArticle, LexicalChunk
+from index.lexical import LexicalArticle, LexicalChunk, LexicalIndex
 from index.records import (
     ArticleRecord,
     ChunkHit,
@@ -34,6 +35,8 @@ from index.records import (
     record_metadata,
     tally,
 )
+
+log = logging.getLogger(__name__)
 
 _PAGE = 2000
 
@@ -275,16 +278,37 @@ class ChromaStore(ChromaCollections):
                 self.chunks.delete(where={"article_id": rid})
                 self.records.delete(ids=[rid])
 
+    def follow(self) -> int:
+        """Bring the lexical index in line with what other processes on the same Chroma
+        server wrote, when the write marker moved since the last look; returns how many
+        articles it fixed. In step, it costs one small request (no records are read)."""
+        marker = self.written_marker()
+        if marker == self._followed:
+            return 0
+        fixed = self.sync_lexical()
+        # only now: a write after the marker was read moved it again, so it is seen next time
+        self._followed = marker
+        if fixed:
+            log.info("the lexical index followed other processes' writes: %d article(s)", fixed)
+        return fixed
+
     def sync_lexical(self) -> int:
         """Bring the lexical index in line with the committed articles (it may lag after a
-        crash, or not exist yet for an older index); returns how many articles it fixed."""
+        crash, not exist yet for an older index, or miss another process's writes through a
+        Chroma server); returns how many articles it fixed."""
         if self.lexical is None:
             return 0
+        with self._sync_lock:
+            return self._sync_lexical(self.lexical)
+
+    def _sync_lexical(self, lexical: LexicalIndex) -> int:
+        # what the lexical index holds is read before what Chroma holds: an article this
+        # process commits meanwhile is then at worst written twice, never deleted as "extra"
+        held = lexical.versions()
         committed = self.committed_hashes()
-        held = self.lexical.versions()
         extra = [a for a in held if a not in committed]
         missing = [a for a, v in committed.items() if held.get(a) != v]
-        self.lexical.delete(extra)
+        lexical.delete(extra)
         for i in range(0, len(missing), 200):
             part = missing[i : i + 200]
             got = self.chunks.get(
@@ -296,7 +320,7 @@ class ChromaStore(ChromaCollections):
                 aid = str(m.get("article_id"))
                 if m.get("version") == committed.get(aid):
                     by_article[aid].append((cid, m, doc or ""))
-            self.lexical.replace(
+            lexical.replace(
                 [_lexical_article(a, committed[a], rows) for a, rows in by_article.items()]
             )
         return len(extra) + len(missing)
