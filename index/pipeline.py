@@ -23,6 +23,7 @@ import numpy as np
 
 from index.chunking import ChunkedArticle, Chunker
 from index.embeddings import Embedder
+from index.errors import StoreUnavailableError
 from index.loaded import Loaded, LoadOptions
 from index.loaders import JSONL_EXTS, expand_paths, file_kind, iter_articles
 from index.store import ChromaStore
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # Consecutive failed batches after which the store is taken to be down and the run stops.
 _MAX_BATCH_FAILURES = 3
+_DOWN = "the store stopped answering while it was written (the run stopped; run it again)"
 
 
 @dataclass
@@ -53,6 +55,9 @@ class IngestReport:
     tokens: int = 0
     seconds: float = 0.0
     precision: str = ""  # the embedding precision used (fp32, bf16, int8)
+    # why the run stopped early: the store went away (the articles not read yet are not in
+    # this report; a rerun once it is back takes them, and skips what was stored)
+    stopped: str = ""
 
     @property
     def ok(self) -> bool:
@@ -240,7 +245,10 @@ class Ingestor:
     ) -> None:
         """The writing stage, in the calling thread: stores batches in order until ``_DONE``;
         re-raises a reader's exception, and the store error of the last of
-        ``_MAX_BATCH_FAILURES`` failed batches in a row."""
+        ``_MAX_BATCH_FAILURES`` failed batches in a row. A store that cannot be reached ends
+        the run at once (``report.stopped``): the batches after would fail the same way. The
+        failed batch's articles are reported failed; none of them is readable half-written
+        (index/store.py), and the next run's repair finishes or undoes them."""
         failures_in_a_row = 0
         while True:
             try:
@@ -261,6 +269,12 @@ class Ingestor:
                 failures_in_a_row = 0
             except Exception as exc:  # one bad batch must not end the run; it is reported
                 failures_in_a_row += 1
+                if isinstance(exc, StoreUnavailableError):  # said once, in report.stopped
+                    for item in batch.items:
+                        report.failed.append(Failure(item.origin, "not stored: " + _DOWN))
+                    report.stopped = str(exc)
+                    log.warning("ingest stopped: %s", exc)
+                    return
                 for item in batch.items:
                     report.failed.append(Failure(item.origin, f"could not be stored: {exc}"))
                 if failures_in_a_row >= _MAX_BATCH_FAILURES:

@@ -112,6 +112,7 @@ class IngestSummary:
     seconds: float
     precision: str
     collection: str | None = None
+    stopped: str = ""  # the store went away: the run stopped there (see IngestReport)
 
     @classmethod
     def of(
@@ -142,6 +143,7 @@ class IngestSummary:
             seconds=report.seconds,
             precision=report.precision,
             collection=collection,
+            stopped=report.stopped,
         )
 
     @property
@@ -175,7 +177,8 @@ class IngestSummary:
         if self.unchanged:
             parts.append(f"{self.unchanged} unchanged")
         parts.append(f"{self.chunks} passages")
-        problems = [f"failed: {f.reason}" for f in self.failed]
+        problems = [f"stopped: {self.stopped}"] if self.stopped else []
+        problems += [f"failed: {f.reason}" for f in self.failed]
         problems += [f"skipped: {f.reason}" for f in self.skipped]
         problems += [f"warning: {w}" for w in self.warnings]
         return ", ".join(parts) + ("; " + "; ".join(problems) if problems else "")
@@ -210,4 +213,5 @@ class IngestSummary:
             "seconds": round(self.seconds, 2),
             "precision": self.precision,
             "collection": self.collection,
+            "stopped": self.stopped,
         }

@@ -147,6 +147,8 @@ def print_summary(summary: IngestSummary) -> None:
         out.print(f"[dim]skipped {escape(skip.origin)}: {escape(skip.reason)}[/]")
     for failure in summary.failed:
         out.print(f"[red]failed[/] {escape(failure.origin)}: {escape(failure.reason)}")
+    if summary.stopped:
+        out.print(f"[red]stopped early[/]: {escape(summary.stopped)}")
 
 
 app.command()(articles.stats)
