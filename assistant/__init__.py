@@ -17,9 +17,11 @@ from assistant.errors import (
     LoadError,
     QuestionError,
     StoreError,
+    StoreUnavailableError,
 )
 from assistant.feedback import Feedback, Rating
 from assistant.library import Library, count_items
+from assistant.logs import configure_logging
 from assistant.preflight import check_answerer
 from assistant.retrieval import Filters
 from assistant.settings import SECRET_FIELDS, Settings
@@ -58,8 +60,10 @@ __all__ = [
     "SourceRef",
     "StoreError",
     "StoreStats",
+    "StoreUnavailableError",
     "answer_backends",
     "check_answerer",
+    "configure_logging",
     "count_items",
     "offline_environment",
     "parse_date",

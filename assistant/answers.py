@@ -160,6 +160,8 @@ class Answer(BaseModel):
     citations: list[Citation] = Field(default_factory=list)
     passages: list[Passage] = Field(default_factory=list)
     standalone_question: str | None = None
+    # the id the server log's line about this question carries (the text is not logged)
+    id: str = ""
     answerer: str = "extractive"
     confidence: float | None = None
     notices: list[str] = Field(default_factory=list)

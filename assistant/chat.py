@@ -1,12 +1,12 @@
-"""Multi-turn chat: sessions keep their turns (each question, the standalone question it
-was read as, and its answer). Rewriting a follow-up into a standalone question is the job of
-a condenser (assistant/answering/condense.py), which the Assistant is given."""
+"""Multi-turn chat: a session's turns (each question, the standalone question it was read as,
+and its answer). Rewriting a follow-up into a standalone question is the job of a condenser
+(assistant/answering/condense.py), which the Assistant is given; where sessions are kept, so
+that any replica can continue one, is the state store's (assistant/state.py)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 
 from assistant.answers import Answer
 
@@ -17,37 +17,20 @@ class Turn:
     standalone: str
     answer: Answer
 
+    def to_json(self) -> str:
+        """The turn as one JSON document, as a state store keeps it."""
+        return json.dumps(
+            {
+                "question": self.question,
+                "standalone": self.standalone,
+                "answer": self.answer.model_dump(mode="json", exclude={"sources"}),
+            },
+            ensure_ascii=False,
+        )
 
-@dataclass
-class Session:
-    id: str
-    turns: list[Turn] = field(default_factory=list)
-
-
-class SessionStore:
-    """Chat sessions in memory, the least recently used dropped beyond ``limit``."""
-
-    def __init__(self, limit: int = 1000) -> None:
-        self.limit = limit
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session_id: str) -> Session:
-        with self._lock:
-            session = self._sessions.pop(session_id, None) or Session(session_id)
-            self._sessions[session_id] = session
-            while len(self._sessions) > self.limit:
-                self._sessions.popitem(last=False)
-            return session
-
-    def history(self, session_id: str) -> list[Turn]:
-        with self._lock:
-            session = self._sessions.get(session_id)
-            return list(session.turns) if session else []
-
-    def add(self, session_id: str, turn: Turn) -> None:
-        self.get(session_id).turns.append(turn)
-
-    def reset(self, session_id: str) -> None:
-        with self._lock:
-            self._sessions.pop(session_id, None)
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Turn:
+        data = json.loads(text)
+        return cls(
+            str(data["question"]), str(data["standalone"]), Answer.model_validate(data["answer"])
+        )

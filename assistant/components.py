@@ -97,7 +97,12 @@ def store(
     offline_environment()
     if model is None and load_model:
         model = embedder(settings)
-    client = make_client(settings.data_dir, settings.chroma_host, settings.chroma_port)
+    client = make_client(
+        settings.data_dir,
+        settings.chroma_host,
+        settings.chroma_port,
+        timeout=settings.chroma_timeout,
+    )
     name = collection or settings.collection
     lexical = LexicalIndex(lexical_path(settings, name))
     embedded = not settings.chroma_host  # a Chroma server coordinates its own writers

@@ -9,8 +9,10 @@ asst.chat("session-1", "and who ordered it?")
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -19,16 +21,20 @@ from assistant import components
 from assistant.answering import Answerer, Condenser, RuleCondenser, make_answerer, make_condenser
 from assistant.answering.injection import defuse
 from assistant.answers import Answer, Passage
-from assistant.chat import SessionStore, Turn
-from assistant.errors import EmptyIndexError, QuestionError
-from assistant.feedback import Feedback, FeedbackStore, Rating
+from assistant.chat import Turn
+from assistant.errors import AssistantError, EmptyIndexError, QuestionError
+from assistant.feedback import Feedback, Rating
 from assistant.library import Library
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
+from assistant.state import StateStore, open_state
 from index.articles import clean_str
+from index.follow import Follower
 from index.pipeline import Ingestor, IngestReport, ProgressFn
 from index.records import ArticleRecord, StoreStats
 from index.store import ChromaStore
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -49,9 +55,11 @@ class Assistant:
         self.answerer = answerer
         # rewrites a chat follow-up into a standalone question before retrieval
         self.condenser: Condenser = condenser or RuleCondenser()
-        self.sessions = SessionStore(settings.max_sessions)
+        # chat sessions and feedback, where every process of the deployment reads them
+        self.state: StateStore = open_state(settings)
         self.library = Library(settings, self.store, ingestor)
-        self.feedback = FeedbackStore(settings.data_dir)  # one store, so one lock, for all faces
+        # on a Chroma server: keeps the BM25 index in step with other processes' writes
+        self.follower: Follower | None = None
 
     @classmethod
     def from_settings(
@@ -61,7 +69,9 @@ class Assistant:
         settings = settings or Settings.load()
         ingestor = components.ingestor(settings, collection, for_questions=True)
         store = ingestor.store
-        store.sync_lexical()  # cheap when in step; builds the BM25 side for an older index
+        # cheap when in step; builds the BM25 side for an older index, or catches up with
+        # what other processes on a Chroma server wrote
+        store.follow()
         retriever = Retriever(
             store,
             ingestor.embedder,
@@ -72,7 +82,16 @@ class Assistant:
         answerer = make_answerer(
             settings, store, components.reader_embedder(settings, ingestor.embedder)
         )
-        return cls(settings, ingestor, retriever, answerer, make_condenser(settings, answerer))
+        asst = cls(settings, ingestor, retriever, answerer, make_condenser(settings, answerer))
+        if settings.chroma_host and settings.follow_index:
+            asst.follower = Follower(store, settings.follow_interval).start()
+        return asst
+
+    def check_ready(self) -> None:
+        """Raise StoreUnavailableError unless the index and the state store answer (a
+        request or two: callers such as /readyz cache the outcome)."""
+        self.store.ping()
+        self.state.ping()
 
     # -- questions -------------------------------------------------------------------------
     def _check(self, question: str) -> str:
@@ -93,7 +112,7 @@ class Assistant:
     def _prepare(self, question: str, session_id: str | None) -> tuple[str, str]:
         """The checked question, and the standalone question to retrieve and answer with."""
         question = self._check(question)
-        history = self.sessions.history(session_id) if session_id else []
+        history = self.state.history(session_id) if session_id else []
         return question, self.condenser.condense(question, history)
 
     def ask(
@@ -131,7 +150,43 @@ class Assistant:
         session_id: str | None = None,
         mode: Mode | None = None,
     ) -> Iterator[str | Answer]:
-        """Like :meth:`ask`, yielding the answer text in pieces and then the Answer."""
+        """Like :meth:`ask`, yielding the answer text in pieces and then the Answer.
+
+        Each question logs one line (its id, latency, refused or not, the cited articles'
+        ids) and never its text, unless debug logging is on: questions can be sensitive."""
+        qid, started = uuid.uuid4().hex[:12], time.perf_counter()
+        try:
+            result = None
+            for piece in self._stream(question, k, filters, as_of, session_id, mode):
+                if isinstance(piece, Answer):
+                    result = piece
+                    result.id = qid
+                yield piece
+        except AssistantError as exc:
+            ms = (time.perf_counter() - started) * 1000
+            log.info("question %s failed after %.0f ms: %s", qid, ms, type(exc).__name__)
+            raise
+        finally:
+            log.debug("question %s: %r (session %s)", qid, question, session_id)
+        if result is not None:
+            cited = ",".join(dict.fromkeys(c.article_id for c in result.citations)) or "-"
+            log.info(
+                "question %s: %.0f ms, %s, cited articles %s",
+                qid,
+                (time.perf_counter() - started) * 1000,
+                "refused" if result.refused else "answered",
+                cited,
+            )
+
+    def _stream(
+        self,
+        question: str,
+        k: int | None,
+        filters: Filters | None,
+        as_of: datetime | None,
+        session_id: str | None,
+        mode: Mode | None,
+    ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         # a lone surrogate ("\\ud83d" in JSON) would fail the tokenizer and Chroma: replace it
         question = clean_str(question)
@@ -164,14 +219,14 @@ class Assistant:
             "total": round((time.perf_counter() - started) * 1000, 2),
         }
         if session_id:
-            self.sessions.add(session_id, Turn(question, standalone, result))
+            self.state.add(session_id, Turn(question, standalone, result))
         yield result
 
     def history(self, session_id: str) -> list[Turn]:
-        return self.sessions.history(session_id)
+        return self.state.history(session_id)
 
     def reset(self, session_id: str) -> None:
-        self.sessions.reset(session_id)
+        self.state.reset(session_id)
 
     # -- the two steps of an answer, for evaluation -------------------------------------
     def retrieve(self, question: str, k: int, *, as_of: datetime | None = None) -> list[Passage]:
@@ -185,14 +240,16 @@ class Assistant:
     def restore_turn(self, session_id: str, answer: Answer, standalone: str | None = None) -> None:
         """Add an earlier turn to a session, e.g. read back from a Slack thread after a
         restart; ``standalone`` is the form the question was answered as."""
-        self.sessions.add(session_id, Turn(answer.question, standalone or answer.question, answer))
+        self.state.add(session_id, Turn(answer.question, standalone or answer.question, answer))
 
     # -- feedback --------------------------------------------------------------------------
     def record_feedback(
         self, rating: Rating, answer: Answer, channel: str = "ui", **extra: Any
     ) -> Feedback:
-        """Keep a thumbs up/down on ``answer`` with every face's feedback, in one file."""
-        return self.feedback.record(rating, answer, channel, **extra)
+        """Keep a thumbs up/down on ``answer`` with every face's feedback, in one place."""
+        item = Feedback.on(rating, answer, channel, **extra)
+        self.state.record(item)
+        return item
 
     # -- the index -------------------------------------------------------------------------
     @staticmethod

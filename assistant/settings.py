@@ -36,7 +36,7 @@ def settings_file() -> Path | None:
 
 # secrets come from the environment only, so a settings file can be committed or shared
 SECRET_FIELDS = ("llm_api_key", "api_token", "slack_bot_token", "slack_app_token",
-                 "slack_signing_secret")  # fmt: skip
+                 "slack_signing_secret", "api_admin_token", "redis_password")  # fmt: skip
 
 
 class _NoSecretsToml(TomlConfigSettingsSource):
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         "flag", description="sentences their cited source does not support: flag or remove"
     )
     max_question_chars: int = Field(2000, ge=50, description="longest question accepted")
-    max_sessions: int = Field(1000, ge=1, description="chat sessions kept in memory")
+    max_sessions: int = Field(1000, ge=1, description="chat sessions kept (sqlite state store)")
 
     # web app
     ui_host: str = Field("127.0.0.1", description="address the web app listens on")
@@ -229,6 +229,48 @@ class Settings(BaseSettings):
     )
     slack_host: str = Field(
         "127.0.0.1", description="address of the Slack events endpoint (HTTP mode)"
+    )
+
+    # server mode: several processes on one Chroma server (docs/scaling.md)
+    chroma_timeout: float = Field(
+        30.0, gt=0, description="seconds a request to the Chroma server may take (then a 503)"
+    )
+    follow_index: bool = Field(
+        True,
+        description="on a Chroma server, keep the BM25 index in step with other processes' "
+        "ingests and deletes (a cheap check of the index's write marker)",
+    )
+    follow_interval: float = Field(
+        2.0, gt=0, description="seconds between two checks of the shared index's write marker"
+    )
+    state_store: Literal["sqlite", "redis"] = Field(
+        "sqlite",
+        description="where chat sessions (and, with redis, feedback) live: sqlite, a file in "
+        "the data dir (one host); redis, shared by every replica (redis_url)",
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="the Redis server of state_store = redis"
+    )
+    redis_password: SecretStr | None = Field(
+        None, description="Redis password; from the environment only (ASSISTANT_REDIS_PASSWORD)"
+    )
+    session_ttl_hours: float = Field(
+        24.0, gt=0, description="a chat session is forgotten this long after its last turn"
+    )
+    log_level: Literal["debug", "info", "warning"] = Field(
+        "info",
+        description="log level of the servers (serve, ui, slack); debug also logs question "
+        "texts and every request to Chroma",
+    )
+    api_admin_token: SecretStr | None = Field(
+        None,
+        description="when set, the only bearer token that ingests and deletes (the read token "
+        "gets 403 there); from the environment only (ASSISTANT_API_ADMIN_TOKEN)",
+    )
+    api_allow_open: bool = Field(
+        False,
+        description="serve the API beyond loopback without ASSISTANT_API_TOKEN (anyone who "
+        "can reach it may ask; without an admin token, also ingest and delete)",
     )
 
     @field_validator("chroma_host", "llm_base_url")
