@@ -31,7 +31,15 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from assistant import Answer, Assistant, AssistantError, ConfigError, Rating, Settings
+from assistant import (
+    Answer,
+    Assistant,
+    AssistantError,
+    ConfigError,
+    Rating,
+    Settings,
+    configure_logging,
+)
 from assistant.faces.api.bodies import BodyLimit
 from assistant.faces.slack_messages import answer_blocks, escape
 
@@ -289,8 +297,7 @@ def run(
     settings: Settings, http: bool = False, host: str | None = None, port: int | None = None
 ) -> None:
     """``assistant slack``: Socket Mode with an app token (unless ``http``), else HTTP mode."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
+    configure_logging(settings)
     socket_mode = settings.slack_app_token is not None and not http
     missing = [
         f"ASSISTANT_SLACK_{name.upper()}"

@@ -8,8 +8,9 @@ runs them in its threadpool; the Assistant is thread-safe.
 Errors are JSON ``{"detail": ..., "error": ...}`` with a status that says what went wrong,
 never a stack trace: a bad question 422, article records over the ingest limits 422 (none
 of the request's records is written), an empty index 409, a body over the limit 413, a
-missing or wrong bearer token 401; the router's 404 and 405 and schema errors (422, with
-``detail`` the list of problems) too.
+missing or wrong bearer token 401, the read token where the admin token is needed 403
+(assistant/faces/api/auth.py), a store that cannot be reached 503 with ``Retry-After``; the
+router's 404 and 405 and schema errors (422, with ``detail`` the list of problems) too.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import functools
 import itertools
 import json
 import logging
-import secrets
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -31,7 +32,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -44,12 +44,17 @@ from assistant import (
     EmptyIndexError,
     Filters,
     IngestError,
+    IngestReport,
     QuestionError,
     Settings,
     StoreError,
+    StoreUnavailableError,
+    configure_logging,
 )
+from assistant.faces.api.auth import admin_access, check_exposure, read_access
 from assistant.faces.api.bodies import ARTICLES_BODY, BodyLimit, error_handlers, upload_name
 from assistant.faces.api.docs import mount_docs
+from assistant.faces.api.health import RETRY_AFTER, Readiness, health
 from assistant.faces.present import IngestSummary
 from assistant.faces.running import announce, connect_url
 
@@ -59,6 +64,7 @@ _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (QuestionError, 422, "question"),
     (EmptyIndexError, 409, "empty_index"),
     (IngestError, 422, "invalid_articles"),
+    (StoreUnavailableError, 503, "store_unavailable"),
     (StoreError, 503, "store"),
     (ConfigError, 500, "config"),
     (AssistantError, 400, "assistant"),
@@ -94,28 +100,15 @@ class FeedbackBody(BaseModel):
 
 
 # -- dependencies -----------------------------------------------------------------------------
-_bearer = HTTPBearer(auto_error=False, description="ASSISTANT_API_TOKEN, when one is set")
-
-
-def _authorized(
-    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
-    token = request.app.state.settings.api_token
-    if token is None:
-        return
-    given = creds.credentials if creds else ""
-    # constant-time: the comparison must not leak how much of a guess was right
-    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
-        raise HTTPException(
-            401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
-        )
-
-
 def _assistant(request: Request) -> Assistant:
     asst: Assistant | None = request.app.state.assistant
     if asst is None:
         failed = request.app.state.startup_error
-        raise HTTPException(503, failed or "starting up: the model and index are loading")
+        raise HTTPException(
+            503,
+            failed or "starting up: the model and index are loading",
+            headers={"Retry-After": RETRY_AFTER},
+        )
     return asst
 
 
@@ -133,7 +126,9 @@ def _error_body(exc: AssistantError) -> tuple[int, dict[str, str]]:
 
 
 # -- routes -----------------------------------------------------------------------------------
-router = APIRouter(prefix="/v1", dependencies=[Depends(_authorized)])
+# the read side (ASSISTANT_API_TOKEN) and the write side (ASSISTANT_API_ADMIN_TOKEN when set)
+router = APIRouter(prefix="/v1", dependencies=[Depends(read_access)])
+writes = APIRouter(prefix="/v1", dependencies=[Depends(admin_access)])
 
 
 @router.post("/ask", response_model=Answer, tags=["answers"])
@@ -200,7 +195,7 @@ def feedback(body: FeedbackBody, asst: Assistant = Depends(_assistant)) -> dict[
     return {"recorded": True}
 
 
-@router.post("/articles", tags=["articles"], openapi_extra=ARTICLES_BODY)
+@writes.post("/articles", tags=["articles"], openapi_extra=ARTICLES_BODY)
 async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) -> dict[str, Any]:
     """Ingest articles: JSON records, or uploaded files (any format ``assistant ingest``
     reads). Returns the ingest summary; ``ok`` is false when any item failed."""
@@ -226,6 +221,7 @@ async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) 
                 names[str(path)] = name
             report = await run_in_threadpool(asst.ingest_paths, paths)
         report.warnings[:0] = warnings
+        _stopped(report)
         return IngestSummary.of(report, names=names).api_json()
     if ctype.startswith("application/json"):
         try:
@@ -240,8 +236,21 @@ async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) 
         report = await run_in_threadpool(
             functools.partial(asst.ingest_records, records, all_or_none=True)
         )
+        _stopped(report)
         return IngestSummary.of(report).api_json()
     raise HTTPException(415, "send application/json or multipart/form-data")
+
+
+def _stopped(report: IngestReport) -> None:
+    """An ingest the store's outage stopped is a 503: send it again once the store is back
+    (what went in before is skipped as unchanged; nothing is left half-written)."""
+    if report.stopped:
+        stored = len(report.new) + len(report.updated)
+        raise StoreUnavailableError(
+            f"{report.stopped}. {stored} article(s) were stored before it and "
+            f"{len(report.failed)} failed; send the request again once it is back (articles "
+            "already stored are skipped as unchanged)"
+        )
 
 
 @router.get("/articles", tags=["articles"])
@@ -269,7 +278,7 @@ def get_article(article_id: str, asst: Assistant = Depends(_assistant)) -> dict[
     return record.model_dump(mode="json")
 
 
-@router.delete("/articles/{article_id:path}", status_code=204, tags=["articles"])
+@writes.delete("/articles/{article_id:path}", status_code=204, tags=["articles"])
 def delete_article(article_id: str, asst: Assistant = Depends(_assistant)) -> Response:
     """Delete an article and its chunks."""
     if not asst.delete_articles([article_id]):
@@ -281,27 +290,6 @@ def delete_article(article_id: str, asst: Assistant = Depends(_assistant)) -> Re
 def stats(asst: Assistant = Depends(_assistant)) -> Any:
     """What the index holds."""
     return jsonable_encoder(vars(asst.stats()))
-
-
-# -- health (no auth) -------------------------------------------------------------------------
-health = APIRouter(tags=["health"])
-
-
-@health.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up (no auth)."""
-    return {"status": "ok"}
-
-
-@health.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
-    """200 once the Assistant is built and the index open; 503 before (no auth)."""
-    state = request.app.state
-    if state.assistant is not None:
-        return JSONResponse({"status": "ready"})
-    detail = state.startup_error or "starting up"
-    body = {"status": "not ready", "detail": detail, "error": "unavailable"}
-    return JSONResponse(body, status_code=503)
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -334,7 +322,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.assistant = assistant
     app.state.startup_error = None
     app.state.announce_url = None
+    app.state.readiness = Readiness()
     app.include_router(router)
+    app.include_router(writes)
     app.include_router(health)
 
     for kind, _status, _name in _STATUS:
@@ -356,21 +346,36 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     return app
 
 
-def _build(app: FastAPI) -> None:
-    try:
-        app.state.assistant = Assistant.from_settings(app.state.settings)
-        log.info("assistant ready")
-    except AssistantError as exc:
-        app.state.startup_error = f"could not start: {exc}"
-        log.error("could not build the assistant: %s", exc)
-    except Exception:
-        app.state.startup_error = "could not start: see the server log"
-        log.exception("could not build the assistant")
+def _build(app: FastAPI, retry_every: float = 5.0) -> None:
+    """Build the Assistant; a store that cannot be reached yet is waited for (``/readyz``
+    says so meanwhile), so the API needs no restart once it is up."""
+    while True:
+        try:
+            app.state.assistant = Assistant.from_settings(app.state.settings)
+            app.state.startup_error = None
+            log.info("assistant ready")
+            return
+        except StoreUnavailableError as exc:
+            if app.state.startup_error is None:
+                log.warning("waiting for the store (retrying every %g s): %s", retry_every, exc)
+            app.state.startup_error = f"waiting for the store: {exc}"
+        except AssistantError as exc:
+            app.state.startup_error = f"could not start: {exc}"
+            log.error("could not build the assistant: %s", exc)
+            return
+        except Exception:
+            app.state.startup_error = "could not start: see the server log"
+            log.exception("could not build the assistant")
+            return
+        time.sleep(retry_every)
 
 
 async def _assistant_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AssistantError)
     status, body = _error_body(exc)
+    if status == 503:  # the store: a client (or a CMS pushing articles) tries again later
+        log.warning("%s %s: 503 %s", request.method, request.url.path, exc)
+        return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER})
     return JSONResponse(body, status_code=status)
 
 
@@ -397,11 +402,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     """Run the API with uvicorn until interrupted."""
     import uvicorn
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
-    if settings.api_token is None and (host or settings.api_host) not in {"127.0.0.1", "::1"}:
-        log.warning("serving beyond loopback without ASSISTANT_API_TOKEN: anyone can use it")
     host, port = host or settings.api_host, port or settings.api_port
+    check_exposure(settings, host)  # before anything loads: a refusal is immediate
+    configure_logging(settings)
     app = create_app(settings)
     app.state.announce_url = connect_url(host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level)

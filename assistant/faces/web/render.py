@@ -62,8 +62,13 @@ def _turn_html(turn: int, question: str, body: str, *, final: bool, refused: boo
     )
 
 
-def chat_html(answers: Sequence[Answer], pending: tuple[str, str] | None = None) -> str:
-    """The whole conversation; ``pending`` is (question, text so far) of a streaming turn."""
+def chat_html(
+    answers: Sequence[Answer],
+    pending: tuple[str, str] | None = None,
+    failed: tuple[str, str] | None = None,
+) -> str:
+    """The whole conversation; ``pending`` is (question, text so far) of a streaming turn,
+    ``failed`` (question, why) of a turn that could not be answered (the store is down)."""
     parts = []
     for turn, answer in enumerate(answers):
         body = answer_html(answer.answer, turn, {c.n for c in answer.citations})
@@ -75,6 +80,10 @@ def chat_html(answers: Sequence[Answer], pending: tuple[str, str] | None = None)
         question, text = pending
         body = esc(text) + '<span class="cursor">▍</span>'
         parts.append(_turn_html(len(answers), question, body, final=False, refused=False))
+    if failed is not None:
+        question, why = failed
+        body = f'<div class="notice problem">⚠ {esc(why)}</div>'
+        parts.append(_turn_html(len(answers), question, body, final=False, refused=True))
     if not parts:
         return (
             '<div class="empty">Ask a question about the indexed news articles. Answers quote '

@@ -11,6 +11,7 @@ the page.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import os
 import tempfile
@@ -31,6 +32,7 @@ from assistant import (
     Filters,
     IngestReport,
     Settings,
+    configure_logging,
 )
 from assistant.faces.present import IngestSummary
 from assistant.faces.web import render
@@ -134,8 +136,10 @@ class Handlers:
                 text += piece
                 yield render.chat_html(answers, (question, text)), gr.skip(), ""
         except AssistantError as exc:
-            gr.Warning(str(exc))
-            yield render.chat_html(answers), render.sources_html(answers), question
+            # in the chat, where the answer would have been (a toast is easy to miss); the
+            # question stays in the box to ask again
+            failed = render.chat_html(answers, failed=(question, str(exc)))
+            yield failed, render.sources_html(answers), question
             return
         answers = _answers(asst, sid)
         yield render.chat_html(answers), render.sources_html(answers), ""
@@ -158,18 +162,25 @@ class Handlers:
 
     def index_view(self) -> tuple[str, str, Any, Any]:
         asst = self.asst
-        return (
-            render.overview_html(asst.stats()),
-            render.articles_html(asst.list_articles()),
-            gr.update(choices=_article_choices(asst), value=[]),
-            gr.update(choices=_outlets(asst)),
-        )
+        try:
+            return (
+                render.overview_html(asst.stats()),
+                render.articles_html(asst.list_articles()),
+                gr.update(choices=_article_choices(asst), value=[]),
+                gr.update(choices=_outlets(asst)),
+            )
+        except AssistantError as exc:  # the store is down: say so where the figures go
+            problem = f'<p class="notice problem">⚠ {html.escape(str(exc))}</p>'
+            return problem, "", gr.update(), gr.update()
 
     def outlets(self) -> Any:
         """The outlet filter's choices, read again each time the filter is opened: another
         process (``assistant ingest``, the API, another app) may have added outlets since the
         page loaded. The selection stays."""
-        return gr.update(choices=_outlets(self.asst))
+        try:
+            return gr.update(choices=_outlets(self.asst))
+        except AssistantError:  # the store is down: keep the choices the page has
+            return gr.update()
 
     def _ingest_one(self, path: Path, step: Any) -> dict[str, Any]:
         """One uploaded file into the index: its row of the result list."""
@@ -204,7 +215,10 @@ class Handlers:
         return (render.ingest_rows_html(rows), *self.index_view(), None)
 
     def delete(self, ids: list[str] | None) -> tuple[str, str, str, Any, Any]:
-        deleted = self.asst.delete_articles(list(ids or [])) if ids else 0
+        try:
+            deleted = self.asst.delete_articles(list(ids or [])) if ids else 0
+        except AssistantError as exc:
+            return (f"<p>⚠ {html.escape(str(exc))}</p>", *self.index_view())
         note = f"<p>Deleted {deleted} article(s).</p>" if ids else "<p>Select articles first.</p>"
         return (note, *self.index_view())
 
@@ -314,6 +328,7 @@ def build_ui(asst: Assistant) -> Any:
 def launch(asst: Assistant, host: str | None = None, port: int | None = None) -> None:
     """Ingest the sample into an empty index, then serve until interrupted."""
     settings: Settings = asst.settings
+    configure_logging(settings)
     added = asst.ensure_sample()
     if added:
         log.info("empty index: ingested %d sample article(s)", added)
