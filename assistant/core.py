@@ -251,6 +251,12 @@ class Assistant:
         self.state.record(item)
         return item
 
+    @staticmethod
+    def read_feedback(settings: Settings | None = None) -> Iterator[Feedback]:
+        """Every recorded feedback, oldest first, from the configured state store (no model
+        or index is loaded)."""
+        return open_state(settings or Settings.load()).feedback()
+
     # -- the index -------------------------------------------------------------------------
     @staticmethod
     def open_library(

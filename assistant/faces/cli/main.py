@@ -155,6 +155,14 @@ app.command()(articles.stats)
 
 
 @app.command()
+def feedback() -> None:
+    """Print every thumbs up/down recorded by the web app, the API and Slack, one JSON
+    object a line, oldest first (from feedback.jsonl, or Redis with state_store = redis)."""
+    for item in Assistant.read_feedback(settings()):
+        sys.stdout.write(item.model_dump_json() + "\n")
+
+
+@app.command()
 def ui(
     host: Annotated[
         str | None, typer.Option(help="address to listen on (default: settings)")
