@@ -129,7 +129,7 @@ def chunker(embedder: SentenceTransformerEmbedder) -> Chunker:
     return Chunker(embedder, chunk_tokens=200, overlap_tokens=32, title_prefix=True)
 
 
-def stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+def stop(proc: subprocess.Popen[Any], grace: float) -> None:
     """Terminate a server started by a test, killing it if it outlives ``grace`` seconds."""
     proc.terminate()
     try:
@@ -142,6 +142,64 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def require_binary(name: str) -> str:
+    """The path of a server binary a test starts; skip without it on a user's machine, but
+    in CI (CI=true) its absence is a failure: .ci/run installs it."""
+    exe = shutil.which(name)
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"`{name}` is not installed; .ci/run must install it")
+        pytest.skip(f"`{name}` is not installed (apt-get install {name})")
+    return exe
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"{what} exited: {log.read_text()}")
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"{what} did not start listening within 60 s")
+
+
+class ChromaProcess:
+    """A `chroma run` of a test's own on 127.0.0.1, that the test may stop and start again
+    (same data, same port) to play an outage."""
+
+    def __init__(self, path: Path) -> None:
+        exe = shutil.which("chroma", path=str(Path(sys.executable).parent))
+        self.exe = exe or shutil.which("chroma")
+        if self.exe is None:
+            pytest.fail("the `chroma` command (from the chromadb package) is not installed")
+        self.path, self.port = path, free_port()
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ChromaProcess:
+        log = self.path / "chroma.log"
+        self.path.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [self.exe or "chroma", "run", "--path", str(self.path / "db"), "--host",
+                 self.host, "--port", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+            )  # fmt: skip
+        wait_listening(self.port, self.proc, log, "chroma run")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, 10)
+            self.proc = None
 
 
 @pytest.fixture(scope="session")
@@ -246,3 +304,23 @@ def running_app(tmp: Path, timeout: float = 180) -> Iterator[str]:
     finally:
         stop(proc, 20)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on 127.0.0.1 and a free port, its files in a tmp dir and nothing
+    saved to disk; yields its URL."""
+    exe = require_binary("redis-server")
+    path = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    log_path = path / "redis.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [exe, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(path), "--save", "",
+             "--appendonly", "no", "--protected-mode", "yes"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    wait_listening(port, proc, log_path, "redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    stop(proc, 10)
