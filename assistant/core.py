@@ -155,12 +155,11 @@ class Assistant:
         Each question logs one line (its id, latency, refused or not, the cited articles'
         ids) and never its text, unless debug logging is on: questions can be sensitive."""
         qid, started = uuid.uuid4().hex[:12], time.perf_counter()
+        result: Answer | None = None
         try:
-            result = None
-            for piece in self._stream(question, k, filters, as_of, session_id, mode):
+            for piece in self._stream(qid, question, k, filters, as_of, session_id, mode):
                 if isinstance(piece, Answer):
                     result = piece
-                    result.id = qid
                 yield piece
         except AssistantError as exc:
             ms = (time.perf_counter() - started) * 1000
@@ -180,6 +179,7 @@ class Assistant:
 
     def _stream(
         self,
+        qid: str,
         question: str,
         k: int | None,
         filters: Filters | None,
@@ -210,7 +210,7 @@ class Assistant:
         assert result is not None
         if not got.passages and filters is not None and not filters.empty:
             result.notices.append("no indexed article matches the filters")
-        result.question = question
+        result.question, result.id = question, qid
         if standalone != question:
             result.standalone_question = standalone
         result.timings_ms = {

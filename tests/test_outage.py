@@ -171,8 +171,8 @@ def test_an_ingest_caught_by_the_outage_leaves_no_half_written_article(
     assert "kilauea-jun" in {p.article_id for p in asst.retrieve("Kilauea lava fountains", k=10)}
 
 
-@pytest.fixture
-def api(chroma: ChromaProcess, asst: Assistant, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def start_api(chroma: ChromaProcess, tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`assistant serve` on ``chroma``, in a subprocess on 127.0.0.1: (process, URL, log)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     env |= {
@@ -192,7 +192,12 @@ def api(chroma: ChromaProcess, asst: Assistant, tmp_path: Path) -> Iterator[tupl
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}", log_path
+
+
+@pytest.fixture
+def api(chroma: ChromaProcess, asst: Assistant, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    proc, url, log_path = start_api(chroma, tmp_path)
     try:
         wait_ready(url, proc, log_path)
         yield url, log_path
@@ -250,3 +255,33 @@ def test_the_api_answers_503_and_readyz_turns_until_chroma_is_back(
     assert "Guard members" not in text  # question texts only at debug level
     line = next(li for li in text.splitlines() if f"question {answer['id']}:" in li)
     assert "answered" in line and answer["citations"][0]["article_id"] in line
+
+
+def test_an_api_started_while_chroma_is_down_waits_for_it(
+    chroma: ChromaProcess, asst: Assistant, tmp_path: Path
+) -> None:
+    with outage(chroma) as server:
+        proc, url, log = start_api(chroma, tmp_path)
+        try:
+            deadline = time.monotonic() + 120
+            while True:  # the model loads, then the store is found missing
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                with contextlib.suppress(httpx.TransportError):
+                    ready = httpx.get(f"{url}/readyz", timeout=5)
+                    if "waiting for the store" in ready.text:
+                        break
+                time.sleep(0.3)
+            assert ready.status_code == 503 and f"{server} cannot be reached" in ready.text
+            ask = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=30)
+            assert ask.status_code == 503 and ask.headers["retry-after"]
+        except BaseException:
+            stop(proc, 20)
+            raise
+    try:  # Chroma is back: ready within the retry interval (5 s) and the build
+        wait_ready(url, proc, log, within=60)
+        answer = httpx.post(f"{url}/v1/ask", json={"question": QUESTION}, timeout=30).json()
+        assert answer["answer"].startswith("2,000")
+    finally:
+        stop(proc, 20)
+    assert "Traceback" not in log.read_text()
