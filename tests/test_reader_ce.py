@@ -57,6 +57,18 @@ def test_cross_encoder_prefers_the_sentence_that_answers() -> None:
     assert where[0] > where[1]
 
 
+def test_a_question_longer_than_the_model_reads_is_cut_not_refused() -> None:
+    scorer = load_scorer()
+    assert scorer is not None
+    rows = [("Guard to Los Angeles", "Trump ordered 2,000 Guard members deployed.", "")]
+    long = "In the story about the protests in Los Angeles last week, " * 20 + "how many?"
+    clipped = scorer.clip_question(long)
+    assert long.startswith(clipped) and 100 < len(clipped) < len(long)
+    assert scorer.logits(long, rows).shape == (1,)
+    short = "How many Guard members were deployed?"
+    assert scorer.clip_question(short) == short
+
+
 def test_a_reader_model_fitted_on_it_needs_it() -> None:
     model = load_model()
     model.cross_encoder = True

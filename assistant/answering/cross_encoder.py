@@ -20,6 +20,7 @@ import numpy as np
 from index.errors import ConfigError
 
 MAX_LENGTH = 96  # word-pieces of question + title, sentence and neighbours
+MAX_QUESTION = 48  # of which the question's at most
 MODEL_FILE = "reader-ce.onnx"
 _CONTEXT_CHARS = 400
 
@@ -59,6 +60,11 @@ class CrossEncoderScorer:
                 "bench/reader/cross_encoder.py, point ASSISTANT_READER_CROSS_ENCODER at a "
                 "readable file, or set ASSISTANT_READER_MODEL to a model fitted without it"
             ) from exc
+        # a copy without truncation or padding (the base model's file pads to 128) measures
+        # the question: truncation "only_second" refuses a single sequence
+        self._plain = Tokenizer.from_str(tok.to_str())
+        self._plain.no_truncation()
+        self._plain.no_padding()
         tok.enable_truncation(MAX_LENGTH, strategy="only_second")
         tok.enable_padding()
         self.tokenizer = tok
@@ -66,11 +72,21 @@ class CrossEncoderScorer:
         # one session shared by the API's and the web app's worker threads
         self._lock = threading.Lock()
 
+    def clip_question(self, question: str) -> str:
+        """The question, cut to :data:`MAX_QUESTION` word-pieces: truncation takes only from
+        the sentence's side, and a longer question would leave it no room (the tokenizer
+        raises)."""
+        q = " ".join(question.split())
+        enc = self._plain.encode(q, add_special_tokens=False)
+        if len(enc.ids) <= MAX_QUESTION:
+            return q
+        return q[: enc.offsets[MAX_QUESTION - 1][1]]
+
     def logits(self, question: str, rows: Sequence[tuple[str, str, str]]) -> np.ndarray:
         """One logit per (title, sentence, neighbours) row."""
         if not rows:
             return np.zeros(0)
-        q = " ".join(question.split())
+        q = self.clip_question(question)
         encs = self.tokenizer.encode_batch([(q, pair_text(*r)) for r in rows])
         feed: dict[str, Any] = {
             "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
