@@ -25,7 +25,10 @@ from assistant.answering.questions import Kind, analyse
 from index.errors import ConfigError
 
 WRITTEN = ROOT / "bench" / "reader" / "unanswerable.jsonl"
-N_QUESTIONS = 40  # the first questions of the 2025 set; their gold articles are indexed
+# the first questions of the 2025 set: their gold articles are indexed (80: 35 answerable,
+# enough that one question is not three points of first-line accuracy); the training
+# script's test dumps the first 40
+N_QUESTIONS = 80
 
 
 def _questions() -> list[dict[str, Any]]:
@@ -58,7 +61,11 @@ def asst(slice_dir: Path) -> Assistant:
 def test_packaged_model_loads_and_names_known_features() -> None:
     model = load_model()
     assert set(model.stage1.names) <= set(features.CHEAP)
-    assert set(model.stage2.names) <= set(features.CHEAP) | set(features.COSTLY)
+    assert set(model.stage2.names) <= set(features.CHEAP) | set(features.COSTLY) | set(
+        features.CROSS
+    )
+    # the packaged model reads the packaged cross-encoder's logits (issue 23)
+    assert model.cross_encoder and set(features.CROSS) <= set(model.stage2.names)
     assert set(model.short.names) <= set(CANDIDATE)
     assert set(model.answerable.names) <= set(QUESTION)
     assert 0 < model.refuse_threshold < 1 and 0.5 <= model.short_threshold <= 1
@@ -81,15 +88,18 @@ def test_entities_are_typed() -> None:
 
 @pytest.mark.slow
 def test_typed_questions_get_entities_of_the_asked_type(asst: Assistant) -> None:
-    asked = right = 0
+    asked = right = typed = 0
     for q in _questions():
-        kind = analyse(q["question"]).kind
-        if not q["answerable"] or kind not in (Kind.PERSON, Kind.PLACE, Kind.NUMBER):
+        if not q["answerable"]:
             continue
         answer = asst.ask(q["question"], as_of=_date(q))
         asked += 1
         first = answer.answer.splitlines()[0]
         right += not answer.refused and q["answer"].lower() in first.lower()
+        kind = analyse(q["question"]).kind
+        if kind not in (Kind.PERSON, Kind.PLACE, Kind.NUMBER):
+            continue
+        typed += 1
         short = answer.short_answer
         if short is None:
             continue
@@ -101,7 +111,7 @@ def test_typed_questions_get_entities_of_the_asked_type(asst: Assistant) -> None
             assert any(ch.isdigit() for ch in short) or labels & {"CARDINAL", "MONEY"}, short
         if kind is Kind.PLACE:
             assert labels & {"GPE", "LOC", "FAC", "NORP"}, (q["question"], short)
-    assert asked >= 6
+    assert typed >= 6
     # the first line is right for ~0.38 of the 2025 questions (cross-validated): a third here
     assert right / asked >= 1 / 3, f"{right} of {asked} right in the first line"
 
@@ -133,7 +143,7 @@ def test_training_script_reproduces_its_model(slice_dir: Path, tmp_path: Path) -
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(slice_dir), "PYTHONPATH": str(ROOT)}
     script = str(ROOT / "bench" / "reader" / "train.py")
     dump = tmp_path / "dump.pkl"
-    done = subprocess.run([sys.executable, script, "dump", "--limit", str(N_QUESTIONS),
+    done = subprocess.run([sys.executable, script, "dump", "--limit", str(N_QUESTIONS // 2),
                            "--out", str(dump)], env=env, capture_output=True, text=True,
                           timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
@@ -147,7 +157,7 @@ def test_training_script_reproduces_its_model(slice_dir: Path, tmp_path: Path) -
         outs.append((tmp_path / run / "model.json").read_bytes())
     assert outs[0] == outs[1]  # the same data gives the same model, byte for byte
     model = load_model(str(tmp_path / "a" / "model.json"))
-    assert model.meta["questions"] >= N_QUESTIONS
+    assert model.meta["questions"] >= N_QUESTIONS // 2
     fitted = json.loads((tmp_path / "a" / "fit.json").read_text())
     assert 0.0 <= fitted["cv"]["top1"] <= 1.0 and fitted["curve"]
     answerer = ExtractiveAnswerer(model_path=str(tmp_path / "a" / "model.json"))

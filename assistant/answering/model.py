@@ -28,6 +28,7 @@ import numpy as np
 
 from assistant.answering.features import KINDS, Sentence, stems
 from assistant.answering.questions import Kind, QuestionInfo
+from assistant.answers import Passage
 from index.errors import ConfigError
 
 # the packaged model for each sentence encoder: the "dense" feature is the encoder's
@@ -180,14 +181,34 @@ def candidates(
 QUESTION = [
     "p1", "p2", "p_mean3", "cov1", "cov_max", "ctx_max", "prox_max", "dense1", "dense_max",
     "dense_p_max", "short_p", "typed1", "ner1", "ner_any", "nterms", "ce1", "ce_max",
+    "absent", "absent_name",
     *(f"kind_{k.value}" for k in KINDS),
 ]  # fmt: skip
+_NAME = re.compile(r"(?<![\w.])[A-Z][\w'’-]+")
+
+
+def absent_terms(info: QuestionInfo, passages: Sequence[Passage]) -> tuple[float, float]:
+    """The share of the question's key words that no passage holds, and whether one of its
+    names (a capitalised word after the first) is in none: a question about something the
+    passages never mention is not answered by them, however close their topic."""
+    bag: set[str] = set()
+    for p in passages:
+        bag |= stems(p.title + " " + p.text)
+    terms = {t for term in info.terms for t in stems(term)}
+    share = len(terms - bag) / len(terms) if terms else 0.0
+    names = _NAME.findall(info.text.split("(about:")[0])[1:]
+    missing = any(not stems(n) <= bag for n in names if stems(n))
+    return share, float(missing)
 
 
 def question_features(
-    info: QuestionInfo, ranked: Sequence[tuple[Sentence, float]], short_p: float
+    info: QuestionInfo,
+    ranked: Sequence[tuple[Sentence, float]],
+    short_p: float,
+    passages: Sequence[Passage] = (),
 ) -> dict[str, float]:
-    """What the best sentences say about whether the passages answer the question."""
+    """What the best sentences (and all the ``passages`` read) say about whether the
+    passages answer the question."""
     probs = [p for _, p in ranked] + [0.0, 0.0, 0.0]
     first = ranked[0][0] if ranked else None
     cheap = [s.cheap for s, _ in ranked]
@@ -212,6 +233,7 @@ def question_features(
         "ce1": first.costly.get("ce", 0.0) if first else 0.0,
         "ce_max": max((c.get("ce", 0.0) for c in costly), default=0.0),
     }
+    f["absent"], f["absent_name"] = absent_terms(info, passages)
     for k in KINDS:
         f[f"kind_{k.value}"] = float(info.kind is k)
     return f

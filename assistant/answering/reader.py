@@ -146,7 +146,7 @@ class Reader:
         ).tolist()
         scored = sorted(zip(cands, probs, strict=True), key=lambda t: -t[1])
         short_p = scored[0][1] if scored else 0.0
-        qf = question_features(info, ranked, short_p)
+        qf = question_features(info, ranked, short_p, passages)
         answerable = float(m.answerable.prob(row(qf, m.answerable.names))[0])
         return Reading(info, ranked, scored, answerable)
 

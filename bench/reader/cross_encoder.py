@@ -319,10 +319,12 @@ def train(
     print(f"trained on {seen} questions in {(time.monotonic() - started) / 60:.1f} min")
 
 
-def export(out: Path, dest: Path, weights: Path | None = None) -> None:
+def export(out: Path, dest: Path, weights: Path | None = None, weight_type: str = "QUInt8") -> None:
     """fp32 ONNX from the trained weights (``weights``: a checkpoint of the run instead of
     its final.pt, for the learning curve), then int8 (dynamic, per channel), kept only when
-    it ranks held-out pairs as fp32 does."""
+    it ranks held-out pairs as fp32 does. Unsigned weights by default: the shipped file runs
+    on every CPU, and signed ones saturate where there is no VNNI
+    (index/precision.py ``int8_weight_type``)."""
     import torch
 
     from index.precision import quantize_int8
@@ -349,7 +351,7 @@ def export(out: Path, dest: Path, weights: Path | None = None) -> None:
         dynamo=False,
     )  # fmt: skip
     tmp = dest.with_suffix(".tmp.onnx")
-    quantize_int8(fp32, tmp)
+    quantize_int8(fp32, tmp, weight_type)
     a, b = _agreement(fp32, tmp, tok)
     print(f"int8 against fp32 on 2025 pairs: Spearman {a:.3f}, same top-1 {b:.3f}")
     if a < 0.95:
@@ -431,6 +433,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--per-batch", type=int, default=4, help="questions per optimiser step")
     ap.add_argument("--weights", type=Path, default=None, help="export: this checkpoint")
+    ap.add_argument("--weight-type", choices=["QUInt8", "QInt8"], default="QUInt8")
     args = ap.parse_args()
     if args.cmd in ("pairs", "all"):
         build_pairs(args.pairs)
@@ -438,7 +441,7 @@ def main() -> None:
         train(args.pairs, args.out, args.minutes, args.threads, args.lr, args.init, args.epochs,
               args.per_batch)  # fmt: skip
     if args.cmd in ("export", "all"):
-        export(args.out, args.model, args.weights)
+        export(args.out, args.model, args.weights, args.weight_type)
     if args.cmd in ("probe", "all"):
         probe(args.model, args.limit)
 

@@ -5,7 +5,8 @@ headline accuracy, near misses refused, false refusals.
     #    near miss's on-topic articles: ~4 min on 2 cores); --quarter adds every 2024 article
     #    published 2024-06-01 .. 2024-09-20 (674 articles, 5.1M characters: ~40 min)
     ASSISTANT_DATA_DIR=/tmp/dev2024 python bench/reader/dev_eval.py index [--quarter]
-    # 2. ask every dev question as of its date (~1 min)
+    # 2. ask every dev question as of its date (~1 min); with ASSISTANT_REFUSE_BELOW=0 it
+    #    also prints the refusal curve (each threshold's detail headline and refusals)
     ASSISTANT_DATA_DIR=/tmp/dev2024 python bench/reader/dev_eval.py eval [--json out.json]
 
 The dev records are never trained on: cross_encoder.py leaves their articles out of its
@@ -89,6 +90,7 @@ def evaluate(out: Path | None) -> dict[str, Any]:
                 "id": r["id"],
                 "type": r["type"],
                 "refused": ans.refused,
+                "confidence": ans.confidence,
                 "right": r["type"] == "detail" and is_correct(ans, gold),
                 "first_line": ans.answer.split("\n", 1)[0][:200],
             }
@@ -104,11 +106,41 @@ def evaluate(out: Path | None) -> dict[str, Any]:
         "nearmiss_refused": round(sum(x["refused"] for x in near) / max(1, len(near)), 3),
         "ask_p50_ms": round(1000 * lat[len(lat) // 2]),
     }
+    if settings_refuse_below() == 0.0:  # asked with refusal off: the curve over thresholds
+        result["curve"] = curve(rows)
+        for point in result["curve"]:
+            print(json.dumps(point))
     print(json.dumps(result))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({**result, "rows": rows}, indent=1) + "\n", encoding="utf-8")
     return result
+
+
+def settings_refuse_below() -> float | None:
+    from assistant.settings import Settings
+
+    return Settings.load().refuse_below
+
+
+def curve(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Detail headline, false refusals and near misses refused at each refusal threshold,
+    from answers given with refusal off (``ASSISTANT_REFUSE_BELOW=0``)."""
+    detail = [x for x in rows if x["type"] == "detail"]
+    near = [x for x in rows if x["type"] != "detail"]
+    out = []
+    for t in [round(0.025 * i, 3) for i in range(0, 25)]:
+        out.append(
+            {
+                "threshold": t,
+                "detail_headline": round(
+                    sum(x["right"] and x["confidence"] >= t for x in detail) / len(detail), 3
+                ),
+                "false_refusals": round(sum(x["confidence"] < t for x in detail) / len(detail), 3),
+                "nearmiss_refused": round(sum(x["confidence"] < t for x in near) / len(near), 3),
+            }
+        )
+    return out
 
 
 def main() -> None:

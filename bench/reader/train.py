@@ -78,6 +78,14 @@ class Item:
     ents: list[list[Any]] = field(default_factory=list)
 
     @property
+    def passages(self) -> list[Any]:
+        """The passages read, in rank order (from the sentences that hold them)."""
+        seen: dict[int, Any] = {}
+        for s in self.sents:
+            seen.setdefault(id(s.passage), s.passage)
+        return list(seen.values())
+
+    @property
     def labels(self) -> np.ndarray:
         return np.array([mentions_any(s.text, self.gold) for s in self.sents], dtype=bool)
 
@@ -292,8 +300,8 @@ class Predicted:
 
 
 def masked(item: Item) -> Item:
-    """``item`` with every sentence that holds its answer taken out: a near miss, not
-    answerable, for the refusal model only (never scored)."""
+    """``item`` with every sentence that holds its answer taken out: a near miss (not
+    answerable), in the fold of the question it was made from."""
     keep = [i for i, hit in enumerate(item.labels) if not hit]
     sents = [F.Sentence(s.passage, s.rank, s.span, s.text, s.stems, dict(s.cheap))
              for s in (item.sents[i] for i in keep)]  # fmt: skip
@@ -316,8 +324,6 @@ def masked(item: Item) -> Item:
 
 def _fit_all(train: list[Item], cfg: Config) -> dict[str, Any]:
     """The four models, fitted on ``train``."""
-    if cfg.masked:
-        train = train + [masked(it) for it in train if it.answerable and it.labels.any()]
     pos = [it for it in train if it.answerable and it.sents and it.labels.any()]
     pos_ids = {it.id for it in pos}
     x1 = np.vstack([F.matrix(it.sents, cfg.stage1) for it in pos])
@@ -354,7 +360,7 @@ def _fit_all(train: list[Item], cfg: Config) -> dict[str, Any]:
         ranked = ranked_all[it.id]
         cands = candidates(it.info, ranked)
         pc = _prob(ms, np.array([[c.features.get(n, 0.0) for n in cfg.short] for c in cands]))
-        qf = question_features(it.info, ranked, float(pc.max()) if len(pc) else 0.0)
+        qf = question_features(it.info, ranked, float(pc.max()) if len(pc) else 0.0, it.passages)
         xq.append([qf.get(n, 0.0) for n in cfg.question])
         yq.append(it.answerable and bool(it.labels.any()))
     mq = _fit(np.array(xq), np.array(yq), cfg.question)
@@ -371,7 +377,7 @@ def _predict(models: dict[str, Any], it: Item, cfg: Config) -> Predicted:
     pc = _prob(models["short"], np.array([[c.features.get(n, 0.0) for n in cfg.short]
                                           for c in cands])).tolist()  # fmt: skip
     scored = sorted(zip(cands, pc, strict=True), key=lambda t: -t[1])
-    qf = question_features(it.info, ranked, scored[0][1] if scored else 0.0)
+    qf = question_features(it.info, ranked, scored[0][1] if scored else 0.0, it.passages)
     pa = float(_prob(models["answerable"], np.array([[qf.get(n, 0.0) for n in cfg.question]]))[0])
     return Predicted(it, ranked, scored, pa)
 
@@ -383,7 +389,9 @@ def folds(items: list[Item], n: int = 5) -> list[list[Item]]:
     out: list[list[Item]] = [[] for _ in range(n)]
     written = 0
     for it in items:
-        if it.written:
+        if it.id.endswith("#masked"):  # with the question it was made from
+            out[fold_of[it.week]].append(it)
+        elif it.written:
             out[written % n].append(it)
             written += 1
         else:
@@ -413,7 +421,9 @@ def scores(preds: list[Predicted], short_t: float, refuse_t: float) -> dict[str,
     quiz = [p for p in ans if p.item.id[:4].isdigit()]  # 2025 ids begin with the week
     detail = [p for p in ans if not p.item.id[:4].isdigit()]  # the written detail questions
     written = [p for p in preds if p.item.written]
-    near = [p for p in written if not p.item.id.startswith("unans-")]
+    near = [p for p in written if not p.item.id.startswith("unans-") and "#" not in p.item.id]
+    made = [p for p in written if p.item.id.endswith("#masked")]
+    absent = [p for p in written if p.item.id.startswith("unans-")]  # a phrase no article has
     not_2025 = [p for p in preds if not p.item.answerable and not p.item.written]
 
     def right(p: Predicted) -> bool:
@@ -432,11 +442,14 @@ def scores(preds: list[Predicted], short_t: float, refuse_t: float) -> dict[str,
 
     return {
         "top1": share(ans, lambda p: holds(p, 1)),
+        "top1_2025": share(quiz, lambda p: holds(p, 1)),
         "top2": share(ans, lambda p: holds(p, 2)),
         "headline": share(ans, right),
         "headline_2025": share(quiz, right),
         "headline_detail": share(detail, right),
         "refused_nearmiss": share(near, lambda p: p.answerable < refuse_t),
+        "refused_masked": share(made, lambda p: p.answerable < refuse_t),
+        "refused_absent": share(absent, lambda p: p.answerable < refuse_t),
         "false_refusals_detail": share(detail, lambda p: p.answerable < refuse_t),
         "headline_no_refusal": share(ans, line_right),
         "short_shown": share(ans, lambda p: bool(p.cands) and p.cands[0][1] >= short_t),
@@ -486,6 +499,8 @@ def load_dumps(paths: Sequence[Path]) -> list[Item]:
 
 def fit(dumps: Sequence[Path], cfg: Config, write: Path | None, ablate: bool) -> dict[str, Any]:
     items = load_dumps(dumps)
+    if cfg.masked:  # scored too, as near misses of held-out weeks
+        items += [masked(it) for it in items if it.answerable and it.labels.any()]
     preds = cross_validate(items, cfg)
     short_t, refuse_t, curve = choose_thresholds(preds)
     result: dict[str, Any] = {
@@ -512,7 +527,9 @@ def fit(dumps: Sequence[Path], cfg: Config, write: Path | None, ablate: bool) ->
             "encoder": cfg.encoder,
             "cross_encoder": cfg.cross,
             "meta": {
-                "trained_on": "realtimeqa-2025 questions.jsonl + bench/reader/unanswerable.jsonl",
+                "trained_on": "the questions of "
+                + ", ".join(p.name for p in dumps)
+                + (" + near misses made from them by masking the answer" if cfg.masked else ""),
                 "questions_sha256": _sha(QUESTIONS) if QUESTIONS.exists() else None,
                 "written_sha256": _sha(WRITTEN),
                 "questions": len(items),
