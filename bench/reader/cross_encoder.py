@@ -123,12 +123,12 @@ def _pairs_for(
     return group
 
 
-def build_pairs(out: Path) -> None:
+def build_pairs(out: Path, years: Sequence[int] = TRAIN_YEARS) -> None:
     rng = random.Random(SEED)
     dev = dev_articles()
     groups: list[list[dict[str, Any]]] = []
     stats: dict[str, int] = {}
-    for year in TRAIN_YEARS:
+    for year in years:
         docs = corpus(year)
         cache: dict[str, list[tuple[str, str]]] = {}
 
@@ -434,9 +434,14 @@ def main() -> None:
     ap.add_argument("--per-batch", type=int, default=4, help="questions per optimiser step")
     ap.add_argument("--weights", type=Path, default=None, help="export: this checkpoint")
     ap.add_argument("--weight-type", choices=["QUInt8", "QInt8"], default="QUInt8")
+    ap.add_argument(
+        "--years",
+        default=",".join(map(str, TRAIN_YEARS)),
+        help="pairs: the years trained on (the learning curve: 2024, then 2023,2024, ...)",
+    )
     args = ap.parse_args()
     if args.cmd in ("pairs", "all"):
-        build_pairs(args.pairs)
+        build_pairs(args.pairs, [int(y) for y in args.years.split(",")])
     if args.cmd in ("train", "all"):
         train(args.pairs, args.out, args.minutes, args.threads, args.lr, args.init, args.epochs,
               args.per_batch)  # fmt: skip
