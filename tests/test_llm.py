@@ -160,7 +160,10 @@ def test_invented_number_is_caught(openai: OpenAIServer, passages) -> None:
 def test_answer_obeying_an_injected_instruction_is_caught(openai: OpenAIServer, passages) -> None:
     # a model that followed the article's instruction anyway
     openai.reply = "Mayor Karen Bass resigned on Friday [2]."
-    _, ans = run(answerer(openai.url), passages, "What happened at City Hall?")
+    # (a question the fallback reader answers; "What happened at City Hall?", too vague for its
+    # cross-encoder, is refused: refusals are tested in test_reader and test_answering)
+    q = "What was the City Hall press briefing about?"
+    _, ans = run(answerer(openai.url), passages, q)
     assert ans.verification.outcome == "fallback"
     assert set(ans.verification.sentences[0].missing) == {"Mayor", "Karen", "Bass", "Friday"}
     assert "Karen Bass" not in ans.answer and "Ignore" not in ans.answer

@@ -86,6 +86,17 @@ def test_entities_are_typed() -> None:
     assert any(text == "2,000" for text, _ in found)
 
 
+def test_lengths_of_time_answer_how_long_and_amounts_are_numbers() -> None:
+    found = entities(
+        ["Officials said the closures would last three days.", "He retired at 45 years old."]
+    )
+    assert [e.label for e in found[0]] == ["QUANTITY"] and "three days" in found[0][0].text
+    assert ("45 years old", "QUANTITY") in {(e.text, e.label) for e in found[1]}
+    assert ("June 7", "DATE") in {(e.text, e.label) for e in entities(["It was June 7."])[0]}
+    for q in ["What budget did the council approve?", "What was the settlement amount?"]:
+        assert analyse(q).kind is Kind.NUMBER, q
+
+
 @pytest.mark.slow
 def test_typed_questions_get_entities_of_the_asked_type(asst: Assistant) -> None:
     asked = right = typed = 0

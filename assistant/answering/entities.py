@@ -39,6 +39,25 @@ _NUMBER = re.compile(
     r"(?:(?:US)?\$|£|€)?\d[\d,]*(?:\.\d+)?(?:\s*(?:%|percent|million|billion|trillion|thousand))?"
 )
 
+# A span spaCy calls DATE or TIME that is a length of time ("three days", "45 years old",
+# "90 minutes"): it answers "How long …?" and "How old …?", not "When …?".
+_DURATION = re.compile(
+    r"(?:about |around |nearly |almost |more than |less than |over |under |up to |at least "
+    r"|roughly |some |another )?(?:the )?(?:past |last |next |first )?"
+    r"(?:\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|a few|several|"
+    r"dozens of|hundreds of)(?:[- ](?:and[- ])?a[- ]half)?[- ]"
+    r"(?:second|minute|hour|day|night|week|month|year|decade|century|centuries)s?"
+    r"(?:[- ]old|[- ]long)?",
+    re.IGNORECASE,
+)
+
+
+def _label(text: str, label: str) -> str:
+    if label in ("DATE", "TIME") and _DURATION.fullmatch(text.strip()):
+        return "QUANTITY"
+    return label
+
 
 @dataclass(frozen=True)
 class Entity:
@@ -110,7 +129,7 @@ def entities(sentences: Sequence[str], model: str = DEFAULT_NER_MODEL) -> list[l
     out: list[list[Entity]] = []
     for sentence, doc in zip(sentences, docs, strict=True):
         found = [
-            Entity(e.text, e.label_, e.start_char, e.end_char)
+            Entity(e.text, _label(e.text, e.label_), e.start_char, e.end_char)
             for e in doc.ents
             if e.text.strip(" .,'\"“”")
         ]

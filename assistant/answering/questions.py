@@ -39,7 +39,9 @@ _RULES: list[tuple[re.Pattern[str], Kind]] = [
         re.compile(
             r"\bwhat (?:was|is|were|are)? ?(?:the )?(?:new |total |estimated |average )?"
             r"(number|percentage|percent|share|amount|cost|price|fee|rate|age|sum|total|"
-            r"fine|salary|value|score|temperature|death toll|toll|population)\b"
+            r"fine|salary|value|score|temperature|death toll|toll|population|budget|"
+            r"revenue|profit|deficit|debt|funding|spending|wage|bail|ransom|reward|bonus|"
+            r"settlement|penalty|turnout|attendance|distance|margin|speed|weight|height)\b"
         ),
         Kind.NUMBER,
     ),
