@@ -58,6 +58,8 @@ from assistant.faces.api.bodies import (
 )
 from assistant.faces.api.docs import mount_docs
 from assistant.faces.api.health import RETRY_AFTER, Readiness, health, ready_assistant
+from assistant.faces.api.openai_chat import openai_routes
+from assistant.faces.api.openai_wire import OpenAIErrors
 from assistant.faces.present import IngestSummary
 from assistant.faces.running import announce, connect_url
 
@@ -288,6 +290,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.include_router(router)
     app.include_router(writes)
     app.include_router(health)
+    app.include_router(openai_routes)
 
     for kind, _status, _name in STATUS:
         app.add_exception_handler(kind, _assistant_error)
@@ -303,6 +306,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
+    app.add_middleware(OpenAIErrors)  # outermost: the body limit's 413 is reshaped too
     if settings.api_mount_ui and assistant is not None:
         _mount_ui(app, assistant)
     return app
