@@ -77,6 +77,7 @@ class ChatBody(BaseModel):
         min_length=1,
         description="the conversation: the last user message is the question, the turns "
         "before it are its context (system messages are not read)",
+        json_schema_extra={"contains": {"properties": {"role": {"const": "user"}}}},
     )
     stream: bool = Field(False, description="server-sent chat.completion.chunk events")
     temperature: float | None = None
