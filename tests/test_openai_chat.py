@@ -15,13 +15,18 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from answer_samples import doubled_answer
 from conftest import ROOT
+from hypothesis import given
+from hypothesis import strategies as st
 from openai.types.chat import (
     ChatCompletion,
     ChatCompletionContentPartTextParam,
     ChatCompletionMessageParam,
 )
 from test_api import LIMIT, TOKEN, Server, sample_article, server
+
+from assistant.faces.api import openai_wire as wire
 
 __all__ = ["server"]  # the fixture, imported so that this module starts its own server
 
@@ -319,3 +324,36 @@ def test_the_readme_example_runs(server: Server, client: openai.OpenAI) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "2,000 [1]" in run.stdout and URL in run.stdout
+
+
+# -- the content's rules, without a server -----------------------------------------------
+@given(st.lists(st.text(alphabet="![]()<>ab 1", max_size=6), max_size=12))
+def test_a_stream_defuses_as_the_whole_does_however_it_is_cut(pieces: list[str]) -> None:
+    defuser = wire.Defuser()
+    streamed = "".join(defuser.feed(p) for p in pieces) + defuser.flush()
+    assert streamed == wire.defuse("".join(pieces))
+
+
+def test_markdown_in_an_article_is_shown_as_text() -> None:
+    """Article text is untrusted: a title must not make a chat client fetch an image,
+    follow a link or render HTML, and must not start a heading."""
+    answer = doubled_answer()
+    title = "![x](https://tracker.example/p.png)\n# <img src=x onerror=alert(1)> [a](b)"
+    for c in answer.citations:
+        c.title = title
+    content = wire.message_content(answer)
+    line = content.split("\n\nSources\n")[1].splitlines()[0]
+    assert not re.search(r"(?<!\\)(!\[|\]\(|<)", line), line  # each opening escaped
+    assert line.startswith(r"- [1] !\[x]\(https://tracker.example/p.png) # \<img src=x")
+    assert content.startswith("2 percent [1]")  # the [n] markers stay as they are
+
+
+def test_an_answer_rewritten_after_streaming_follows_what_was_shown() -> None:
+    """An LLM's reply is checked after it streamed; a client cannot take it back, so the
+    checked answer follows, said to be that, and the whole is the non-streaming content."""
+    answer = doubled_answer()
+    whole = wire.message_content(answer)
+    assert wire.streamed_tail(answer, wire.defuse(answer.answer)) == whole[len(answer.answer) :]
+    tail = wire.streamed_tail(answer, "2 percent, said the unchecked reply")
+    assert tail.startswith("\n\n---\nChecked against the articles:\n\n2 percent [1]")
+    assert tail.endswith(wire.footer(answer)) and "\n\nSources\n- [1] " in tail
