@@ -239,8 +239,12 @@ class Assistant:
 
     def restore_turn(self, session_id: str, answer: Answer, standalone: str | None = None) -> None:
         """Add an earlier turn to a session, e.g. read back from a Slack thread after a
-        restart; ``standalone`` is the form the question was answered as."""
-        self.state.add(session_id, Turn(answer.question, standalone or answer.question, answer))
+        restart, or from the messages an OpenAI client sends; ``standalone`` is the form the
+        question was answered as, and without it the question is read as the condenser reads
+        a follow-up of the turns restored before it."""
+        if not standalone:
+            standalone = self.condenser.condense(answer.question, self.history(session_id))
+        self.state.add(session_id, Turn(answer.question, standalone, answer))
 
     # -- feedback --------------------------------------------------------------------------
     def record_feedback(

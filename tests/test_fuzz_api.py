@@ -1,22 +1,26 @@
 """No input gives the HTTP API a 500: the bad inputs of issue 15, then schemathesis fuzzing
-every operation from the API's own OpenAPI schema. In-process (FastAPI's TestClient) on a real
-Assistant, real Chroma and the real model."""
+every operation from the API's own OpenAPI schema, the OpenAI chat protocol's among them (each
+of its errors an OpenAI error object, each stream ending in ``[DONE]``). In-process (FastAPI's
+TestClient) on a real Assistant, real Chroma and the real model."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from assistant.core import Assistant
 from assistant.faces.api import create_app
+from assistant.faces.api.openai_wire import MODEL_ID, OPENAI_PATHS
 from assistant.settings import Settings
 
 
@@ -84,6 +88,10 @@ def test_the_empty_index_answer_does_not_show_the_data_dir(tmp_path: Path) -> No
     assert "POST /v1/articles" in res.json()["detail"]
 
 
+# a question the Assistant reads (a blank one is a 422, tested elsewhere)
+QUESTIONS = st.text(min_size=1, max_size=200).filter(str.strip)
+
+
 def _operations(app: FastAPI) -> list[schemathesis.APIOperation]:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     return [result.ok() for result in schema.get_all_operations()]
@@ -93,6 +101,22 @@ def _has_input(operation: schemathesis.APIOperation) -> bool:
     return bool(operation.body or operation.path_parameters or operation.query)
 
 
+def openai_shaped(ctx: Any, response: Any, case: schemathesis.Case) -> None:
+    """On the OpenAI endpoints an error is ``{"error": {message, type, param, code}}``, what
+    an OpenAI client reads, and a stream is chunks, no error event, then ``[DONE]``."""
+    if not case.path.startswith(OPENAI_PATHS):
+        return
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) == {"error"}, body
+        assert set(body["error"]) == {"message", "type", "param", "code"}, body
+        return
+    if response.headers.get("content-type", [""])[0].startswith("text/event-stream"):
+        events = [e for e in response.text.split("\n\n") if e.strip()]
+        assert events[-1] == "data: [DONE]", response.text
+        assert not any(e.startswith('data: {"error"') for e in events), response.text
+
+
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode))
 def test_no_operation_answers_a_server_error(
     app: FastAPI, mode: schemathesis.GenerationMode
@@ -100,17 +124,25 @@ def test_no_operation_answers_a_server_error(
     """Every operation of the OpenAPI schema, with valid (positive) and schema-violating
     (negative) requests: 4xx at worst, never 5xx."""
     operations = _operations(app)
-    assert len(operations) >= 10
+    assert len(operations) >= 13
+    labels = {operation.label for operation in operations}
+    assert {"GET /v1/models", "GET /v1/models/{model}", "POST /v1/chat/completions"} <= labels
+    positive = mode is schemathesis.GenerationMode.POSITIVE
     for operation in operations:
-        if mode is schemathesis.GenerationMode.NEGATIVE and not _has_input(operation):
+        if not positive and not _has_input(operation):
             continue  # nothing to get wrong
 
         @settings(
             max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
-        @given(case=operation.as_strategy(generation_mode=mode))
-        def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=[not_a_server_error])
+        @given(case=operation.as_strategy(generation_mode=mode), question=QUESTIONS)
+        def run(case: schemathesis.Case, question: str) -> None:
+            if positive and case.path == "/v1/chat/completions" and isinstance(case.body, dict):
+                # answered, not a 404 or an empty question: the generated messages before
+                # it are the follow-up context
+                case.body["model"] = MODEL_ID
+                case.body["messages"].append({"role": "user", "content": question})
+            case.call_and_validate(checks=[not_a_server_error, openai_shaped])
 
         started = time.perf_counter()
         run()

@@ -40,49 +40,33 @@ from assistant import (
     Answer,
     Assistant,
     AssistantError,
-    ConfigError,
-    EmptyIndexError,
     Filters,
-    IngestError,
     IngestReport,
-    QuestionError,
     Settings,
-    StoreError,
     StoreUnavailableError,
     configure_logging,
 )
 from assistant.faces.api.auth import admin_access, check_exposure, read_access
-from assistant.faces.api.bodies import ARTICLES_BODY, BodyLimit, error_handlers, upload_name
+from assistant.faces.api.bodies import (
+    ARTICLES_BODY,
+    STATUS,
+    BodyLimit,
+    FilterBody,
+    error_body,
+    error_handlers,
+    upload_name,
+)
 from assistant.faces.api.docs import mount_docs
-from assistant.faces.api.health import RETRY_AFTER, Readiness, health
+from assistant.faces.api.health import RETRY_AFTER, Readiness, health, ready_assistant
+from assistant.faces.api.openai_chat import openai_routes
+from assistant.faces.api.openai_wire import OpenAIErrors
 from assistant.faces.present import IngestSummary
 from assistant.faces.running import announce, connect_url
 
 log = logging.getLogger(__name__)
 
-_STATUS: list[tuple[type[AssistantError], int, str]] = [
-    (QuestionError, 422, "question"),
-    (EmptyIndexError, 409, "empty_index"),
-    (IngestError, 422, "invalid_articles"),
-    (StoreUnavailableError, 503, "store_unavailable"),
-    (StoreError, 503, "store"),
-    (ConfigError, 500, "config"),
-    (AssistantError, 400, "assistant"),
-]
-
-
-EMPTY_INDEX = (
-    "the index holds no articles yet: add some with POST /v1/articles or `assistant ingest PATH`"
-)
-
 
 # -- request and response bodies ------------------------------------------------------------
-class FilterBody(BaseModel):
-    sources: list[str] = Field(default_factory=list, description="only these outlets")
-    since: datetime | None = Field(None, description="published on or after (date or datetime)")
-    until: datetime | None = Field(None, description="published on or before")
-
-
 class AskBody(BaseModel):
     question: str = Field(description="the question (a follow-up when session_id has turns)")
     k: int | None = Field(None, ge=1, le=50, description="passages to answer from")
@@ -99,30 +83,8 @@ class FeedbackBody(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-# -- dependencies -----------------------------------------------------------------------------
-def _assistant(request: Request) -> Assistant:
-    asst: Assistant | None = request.app.state.assistant
-    if asst is None:
-        failed = request.app.state.startup_error
-        raise HTTPException(
-            503,
-            failed or "starting up: the model and index are loading",
-            headers={"Retry-After": RETRY_AFTER},
-        )
-    return asst
-
-
 def _sse(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
-
-
-def _error_body(exc: AssistantError) -> tuple[int, dict[str, str]]:
-    if isinstance(exc, EmptyIndexError):  # its message names the data dir: not for clients
-        return 409, {"detail": EMPTY_INDEX, "error": "empty_index"}
-    for kind, status, name in _STATUS:
-        if isinstance(exc, kind):
-            return status, {"detail": str(exc), "error": name}
-    raise AssertionError("unreachable: AssistantError is the last entry")
 
 
 # -- routes -----------------------------------------------------------------------------------
@@ -132,7 +94,7 @@ writes = APIRouter(prefix="/v1", dependencies=[Depends(admin_access)])
 
 
 @router.post("/ask", response_model=Answer, tags=["answers"])
-def ask(body: AskBody, asst: Assistant = Depends(_assistant)) -> Answer:
+def ask(body: AskBody, asst: Assistant = Depends(ready_assistant)) -> Answer:
     """Answer one question with cited sources (a chat turn when ``session_id`` is given)."""
     filters = Filters(**body.filters.model_dump()) if body.filters else None
     return asst.ask(
@@ -146,7 +108,7 @@ def ask(body: AskBody, asst: Assistant = Depends(_assistant)) -> Answer:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def ask_stream(body: AskBody, asst: Assistant = Depends(_assistant)) -> StreamingResponse:
+def ask_stream(body: AskBody, asst: Assistant = Depends(ready_assistant)) -> StreamingResponse:
     """Server-Sent Events: ``delta`` events (``{"text": ...}``) as the answer is written, then
     one ``answer`` event with the Answer JSON (or an ``error`` event)."""
     filters = Filters(**body.filters.model_dump()) if body.filters else None
@@ -165,7 +127,7 @@ def ask_stream(body: AskBody, asst: Assistant = Depends(_assistant)) -> Streamin
                 else:
                     yield _sse("delta", json.dumps({"text": piece}, ensure_ascii=False))
         except AssistantError as exc:
-            yield _sse("error", json.dumps(_error_body(exc)[1]))
+            yield _sse("error", json.dumps(error_body(exc)[1]))
         except Exception:
             log.exception("streaming an answer failed")
             yield _sse("error", json.dumps({"detail": "internal error", "error": "internal"}))
@@ -175,14 +137,14 @@ def ask_stream(body: AskBody, asst: Assistant = Depends(_assistant)) -> Streamin
 
 
 @router.delete("/sessions/{session_id}", status_code=204, tags=["answers"])
-def reset_session(session_id: str, asst: Assistant = Depends(_assistant)) -> Response:
+def reset_session(session_id: str, asst: Assistant = Depends(ready_assistant)) -> Response:
     """Forget a chat session's turns."""
     asst.reset(session_id)
     return Response(status_code=204)
 
 
 @router.post("/feedback", status_code=201, tags=["answers"])
-def feedback(body: FeedbackBody, asst: Assistant = Depends(_assistant)) -> dict[str, bool]:
+def feedback(body: FeedbackBody, asst: Assistant = Depends(ready_assistant)) -> dict[str, bool]:
     """Thumbs up/down on an answer, kept with the UI's and Slack's feedback."""
     asst.record_feedback(
         body.rating,
@@ -196,7 +158,9 @@ def feedback(body: FeedbackBody, asst: Assistant = Depends(_assistant)) -> dict[
 
 
 @writes.post("/articles", tags=["articles"], openapi_extra=ARTICLES_BODY)
-async def add_articles(request: Request, asst: Assistant = Depends(_assistant)) -> dict[str, Any]:
+async def add_articles(
+    request: Request, asst: Assistant = Depends(ready_assistant)
+) -> dict[str, Any]:
     """Ingest articles: JSON records, or uploaded files (any format ``assistant ingest``
     reads). Returns the ingest summary; ``ok`` is false when any item failed."""
     ctype = request.headers.get("content-type", "")
@@ -258,7 +222,7 @@ def list_articles(
     source: str | None = Query(None, description="only this outlet"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
-    asst: Assistant = Depends(_assistant),
+    asst: Assistant = Depends(ready_assistant),
 ) -> dict[str, Any]:
     """Indexed articles, newest first, without their text."""
     records = asst.list_articles(source)
@@ -270,7 +234,7 @@ def list_articles(
 
 
 @router.get("/articles/{article_id:path}", tags=["articles"])
-def get_article(article_id: str, asst: Assistant = Depends(_assistant)) -> dict[str, Any]:
+def get_article(article_id: str, asst: Assistant = Depends(ready_assistant)) -> dict[str, Any]:
     """One article with its full text."""
     record = asst.get_article(article_id)
     if record is None:
@@ -279,7 +243,7 @@ def get_article(article_id: str, asst: Assistant = Depends(_assistant)) -> dict[
 
 
 @writes.delete("/articles/{article_id:path}", status_code=204, tags=["articles"])
-def delete_article(article_id: str, asst: Assistant = Depends(_assistant)) -> Response:
+def delete_article(article_id: str, asst: Assistant = Depends(ready_assistant)) -> Response:
     """Delete an article and its chunks."""
     if not asst.delete_articles([article_id]):
         raise HTTPException(404, f"no article with id {article_id!r}")
@@ -287,7 +251,7 @@ def delete_article(article_id: str, asst: Assistant = Depends(_assistant)) -> Re
 
 
 @router.get("/stats", tags=["articles"])
-def stats(asst: Assistant = Depends(_assistant)) -> Any:
+def stats(asst: Assistant = Depends(ready_assistant)) -> Any:
     """What the index holds."""
     return jsonable_encoder(vars(asst.stats()))
 
@@ -326,8 +290,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.include_router(router)
     app.include_router(writes)
     app.include_router(health)
+    app.include_router(openai_routes)
 
-    for kind, _status, _name in _STATUS:
+    for kind, _status, _name in STATUS:
         app.add_exception_handler(kind, _assistant_error)
     app.add_exception_handler(Exception, _internal_error)
     error_handlers(app)
@@ -341,6 +306,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(BodyLimit, limit=settings.api_max_request_bytes)
+    app.add_middleware(OpenAIErrors)  # outermost: the body limit's 413 is reshaped too
     if settings.api_mount_ui and assistant is not None:
         _mount_ui(app, assistant)
     return app
@@ -372,7 +338,7 @@ def _build(app: FastAPI, retry_every: float = 5.0) -> None:
 
 async def _assistant_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AssistantError)
-    status, body = _error_body(exc)
+    status, body = error_body(exc)
     if status == 503:  # the store: a client (or a CMS pushing articles) tries again later
         log.warning("%s %s: 503 %s", request.method, request.url.path, exc)
         return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER})

@@ -1,12 +1,15 @@
 """Request and error bodies of the HTTP API, kept out of its routes: the size limit (pure
-ASGI; the Slack events endpoint uses it too), the ``{"detail", "error"}`` error bodies, safe
-names for uploaded files, and the OpenAPI description of the two-format article upload."""
+ASGI; the Slack events endpoint uses it too), the ``{"detail", "error"}`` error bodies (the
+status and name of each of the Assistant's errors among them), the filters every question
+endpoint takes, safe names for uploaded files, and the OpenAPI description of the two-format
+article upload."""
 
 from __future__ import annotations
 
 import json
 import re
 from contextlib import suppress
+from datetime import datetime
 from http import HTTPStatus
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
@@ -15,9 +18,55 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant import (
+    AssistantError,
+    ConfigError,
+    EmptyIndexError,
+    IngestError,
+    QuestionError,
+    StoreError,
+    StoreUnavailableError,
+)
+
+
+class FilterBody(BaseModel):
+    """Which articles a question may be answered from (``/v1/ask``, ``/v1/chat/completions``)."""
+
+    sources: list[str] = Field(default_factory=list, description="only these outlets")
+    since: datetime | None = Field(None, description="published on or after (date or datetime)")
+    until: datetime | None = Field(None, description="published on or before")
+
+
+# each of the Assistant's errors: its status and its stable name; the base class comes last
+STATUS: list[tuple[type[AssistantError], int, str]] = [
+    (QuestionError, 422, "question"),
+    (EmptyIndexError, 409, "empty_index"),
+    (IngestError, 422, "invalid_articles"),
+    (StoreUnavailableError, 503, "store_unavailable"),
+    (StoreError, 503, "store"),
+    (ConfigError, 500, "config"),
+    (AssistantError, 400, "assistant"),
+]
+
+EMPTY_INDEX = (
+    "the index holds no articles yet: add some with POST /v1/articles or `assistant ingest PATH`"
+)
+
+
+def error_body(exc: AssistantError) -> tuple[int, dict[str, str]]:
+    """The status and ``{"detail", "error"}`` body of one of the Assistant's errors."""
+    if isinstance(exc, EmptyIndexError):  # its message names the data dir: not for clients
+        return 409, {"detail": EMPTY_INDEX, "error": "empty_index"}
+    for kind, status, name in STATUS:
+        if isinstance(exc, kind):
+            return status, {"detail": str(exc), "error": name}
+    raise AssertionError("unreachable: AssistantError is the last entry")
+
 
 # the "error" field of {"detail", "error"}: a stable name a client can branch on
 ERROR_NAMES = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from assistant import Assistant, AssistantError
@@ -58,6 +58,20 @@ class Readiness:
         with self._lock:
             self._problem, self._at, self._running = problem, time.monotonic(), None
         done.set()
+
+
+def ready_assistant(request: Request) -> Assistant:
+    """The server's Assistant, for a route's ``Depends``: a 503 with ``Retry-After`` while it
+    is still being built (or why it could not be)."""
+    asst: Assistant | None = request.app.state.assistant
+    if asst is None:
+        failed = request.app.state.startup_error
+        raise HTTPException(
+            503,
+            failed or "starting up: the model and index are loading",
+            headers={"Retry-After": RETRY_AFTER},
+        )
+    return asst
 
 
 health = APIRouter(tags=["health"])
