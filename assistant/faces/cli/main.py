@@ -195,7 +195,11 @@ def serve(
         bool | None, typer.Option("--ui/--no-ui", help="also serve the web UI at /ui")
     ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs); see README "HTTP API"."""
+    """Serve the HTTP API (OpenAPI docs at /docs); see README "HTTP API".
+
+    With feed_watch_in_serve = true it also polls the subscribed feeds, as assistant watch
+    does (README "Feeds").
+    """
     from assistant.faces.api import serve as run_api
 
     chosen = settings()
