@@ -20,11 +20,14 @@ from assistant.errors import (
     StoreUnavailableError,
 )
 from assistant.feedback import Feedback, Rating
+from assistant.feeds import Feeds, parse_interval
 from assistant.library import Library, count_items
 from assistant.logs import configure_logging
 from assistant.preflight import check_answerer
 from assistant.retrieval import Filters
 from assistant.settings import SECRET_FIELDS, Settings
+from index.feeds.poller import FeedPoll
+from index.feeds.state import PollerBusyError, Subscription
 from index.loaders import GZIP_EXTS, SUPPORTED_EXTS
 from index.pipeline import Failure, IngestReport
 from index.records import ArticleRecord, StoreStats
@@ -45,13 +48,16 @@ __all__ = [
     "ConfigError",
     "EmptyIndexError",
     "Failure",
+    "FeedPoll",
     "Feedback",
+    "Feeds",
     "Filters",
     "IngestError",
     "IngestReport",
     "Library",
     "LoadError",
     "Passage",
+    "PollerBusyError",
     "QuestionError",
     "Quote",
     "Rating",
@@ -61,10 +67,12 @@ __all__ = [
     "StoreError",
     "StoreStats",
     "StoreUnavailableError",
+    "Subscription",
     "answer_backends",
     "check_answerer",
     "configure_logging",
     "count_items",
     "offline_environment",
     "parse_date",
+    "parse_interval",
 ]

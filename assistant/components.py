@@ -11,6 +11,7 @@ from index.chroma_client import make_client
 from index.chunking import Chunker
 from index.embeddings import Embedder, SentenceTransformerEmbedder, load_embedder
 from index.errors import ConfigError
+from index.feeds.http import FetchOptions
 from index.lexical import LexicalIndex
 from index.light import load_light
 from index.loaded import LoadOptions
@@ -205,4 +206,17 @@ def load_options(settings: Settings) -> LoadOptions:
         field_map=dict(settings.field_map),
         max_file_bytes=settings.max_file_mb * 1024 * 1024,
         max_article_chars=settings.max_article_chars,
+        fetch=fetch_options(settings),
+        max_feed_items=settings.feed_max_items,
+    )
+
+
+def fetch_options(settings: Settings) -> FetchOptions:
+    """How politely URLs are fetched (``feed_*``)."""
+    return FetchOptions(
+        user_agent=settings.feed_user_agent,
+        timeout=settings.feed_timeout,
+        host_delay=settings.feed_host_delay,
+        retries=settings.feed_retries,
+        backoff=settings.feed_backoff,
     )

@@ -24,6 +24,7 @@ from assistant.answers import Answer, Passage
 from assistant.chat import Turn
 from assistant.errors import AssistantError, EmptyIndexError, QuestionError
 from assistant.feedback import Feedback, Rating
+from assistant.feeds import Feeds
 from assistant.library import Library
 from assistant.retrieval import Filters, Mode, Retriever
 from assistant.settings import Settings
@@ -58,6 +59,7 @@ class Assistant:
         # chat sessions and feedback, where every process of the deployment reads them
         self.state: StateStore = open_state(settings)
         self.library = Library(settings, self.store, ingestor)
+        self.feeds = Feeds(settings, self.library)  # subscriptions; polled into this index
         # on a Chroma server: keeps the BM25 index in step with other processes' writes
         self.follower: Follower | None = None
 
@@ -276,7 +278,8 @@ class Assistant:
     def ingest_paths(
         self, paths: Iterable[str | os.PathLike[str]], progress: ProgressFn | None = None
     ) -> IngestReport:
-        """Ingest files or folders; the new articles are searchable when this returns."""
+        """Ingest files, folders or http(s) URLs (feeds, sitemaps, pages); the new articles
+        are searchable when this returns."""
         return self.library.ingest_paths(paths, progress)
 
     def ingest_records(

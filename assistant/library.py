@@ -100,10 +100,18 @@ class Library:
         paths: Iterable[str | os.PathLike[str]],
         progress: ProgressFn | None = None,
     ) -> IngestReport:
-        """Ingest files or folders; the new articles are searchable when this returns."""
+        """Ingest files, folders or http(s) URLs (a feed, a sitemap or an article page: its
+        articles fetched politely, see index/feeds/); the new articles are searchable when
+        this returns."""
         ingestor = self._ingestor()
         with self._lock:
             return ingestor.ingest_paths(paths, components.load_options(self.settings), progress)
+
+    def ingest_loaded(self, items: Iterable[Loaded]) -> IngestReport:
+        """Ingest items a loader made (the feed poller's pages), as any other ingest."""
+        ingestor = self._ingestor()
+        with self._lock:
+            return ingestor.ingest(items)
 
     def ingest_records(
         self,
@@ -130,9 +138,7 @@ class Library:
                     f"no article was added: {len(bad)} of {len(items)} records refused: "
                     f"{'; '.join(str(e) for e in bad[:10])}{more}"
                 )
-        ingestor = self._ingestor()
-        with self._lock:
-            return ingestor.ingest(items)
+        return self.ingest_loaded(items)
 
     def delete_articles(self, article_ids: list[str]) -> int:
         with self._lock:

@@ -16,6 +16,7 @@ from pydantic_settings import (
 )
 
 from index.errors import ConfigError
+from index.feeds.http import DEFAULT_USER_AGENT
 from index.sentence_model import DEFAULT_MODEL
 
 SETTINGS_FILE_ENV = "ASSISTANT_SETTINGS_FILE"
@@ -271,6 +272,42 @@ class Settings(BaseSettings):
         False,
         description="serve the API beyond loopback without ASSISTANT_API_TOKEN (anyone who "
         "can reach it may ask; without an admin token, also ingest and delete)",
+    )
+
+    # feeds (`assistant feeds`, `assistant watch`, `assistant ingest URL`; README "Feeds")
+    feed_interval: float = Field(
+        900.0,
+        ge=1,
+        description="seconds between two polls of a subscribed feed (a feed's "
+        "own: `assistant feeds add URL --every`)",
+    )
+    feed_watch_in_serve: bool = Field(
+        False,
+        description="assistant serve also polls the subscribed feeds, as assistant "
+        "watch does (one poller per data dir at a time)",
+    )
+    feed_user_agent: str = Field(
+        DEFAULT_USER_AGENT,
+        min_length=3,
+        description="the User-Agent of every request for a "
+        "feed, sitemap or page; robots.txt is read for its first word",
+    )
+    feed_timeout: float = Field(20.0, gt=0, description="seconds to connect and per read")
+    feed_host_delay: float = Field(
+        1.0,
+        ge=0,
+        description="seconds between two requests to one host (or its robots.txt "
+        "Crawl-delay, when longer)",
+    )
+    feed_retries: int = Field(2, ge=0, le=10, description="further tries after a 429 or 5xx")
+    feed_backoff: float = Field(
+        2.0,
+        ge=0,
+        description="seconds before the first retry when the server gives no "
+        "Retry-After; doubled each time",
+    )
+    feed_max_items: int = Field(
+        500, ge=1, description="articles read from one feed or sitemap (a sitemap's newest)"
     )
 
     @field_validator("chroma_host", "llm_base_url")

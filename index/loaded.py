@@ -12,6 +12,7 @@ from typing import IO, cast
 
 from index.articles import Article
 from index.errors import LoadError
+from index.feeds.http import FetchOptions
 
 
 @dataclass
@@ -30,6 +31,8 @@ class LoadOptions:
     field_map: dict[str, str] = field(default_factory=dict)
     max_file_bytes: int = 20 * 1024 * 1024
     max_article_chars: int = 1_000_000
+    fetch: FetchOptions = field(default_factory=FetchOptions)  # URLs: how politely
+    max_feed_items: int = 500  # articles read from one feed or sitemap
 
 
 def check_size(article: Article, origin: str, line: int | None, options: LoadOptions) -> None:

@@ -1,4 +1,5 @@
-"""Read articles from files: JSON/JSONL dumps (gzipped too), .txt/.md, .html pages, RSS/Atom.
+"""Read articles from files: JSON/JSONL dumps (gzipped too), .txt/.md, .html pages, RSS/Atom;
+and from URLs (feeds, sitemaps, pages: ``index.feeds``).
 
 This module holds the one list of suffixes ingest reads and picks the reader for a path; each
 family of formats has its own module (``index.json_files``, ``index.text_files``,
@@ -12,11 +13,14 @@ streamed: a dump of any size is never held in memory whole.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from index.articles import Article
 from index.errors import LoadError
+from index.feeds.http import Fetcher, is_url
+from index.feeds.sources import load_url
 from index.json_files import load_json, load_jsonl
 from index.loaded import Loaded, LoadOptions, check_size, decode_text, read_whole, with_origin
 from index.text_files import parse_markdown_file, parse_text_file
@@ -28,6 +32,7 @@ TEXT_EXTS = {".txt", ".text"}
 MARKDOWN_EXTS = {".md", ".markdown"}
 HTML_EXTS = {".html", ".htm", ".xhtml"}
 FEED_EXTS = {".rss", ".atom", ".xml"}
+_OTHER_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # ftp://, file://: not fetched
 SUPPORTED_EXTS = JSON_EXTS | JSONL_EXTS | TEXT_EXTS | MARKDOWN_EXTS | HTML_EXTS | FEED_EXTS
 GZIP_EXTS = {".gz", ".gzip"}  # any supported file may be gzipped
 
@@ -103,6 +108,19 @@ def load_path(
 def iter_articles(
     paths: Iterable[str | os.PathLike[str]], options: LoadOptions | None = None
 ) -> Iterator[Loaded]:
-    """Everything under ``paths``, file by file, in a stable order."""
-    for path, explicit in expand_paths(paths):
-        yield from load_path(path, options, explicit)
+    """Everything under ``paths``, file by file, in a stable order; an http(s) URL among
+    them is read as a feed, a sitemap or a page (index/feeds/sources.py), its articles
+    kept to the same limits as a file's."""
+    options = options or LoadOptions()
+    fetcher: Fetcher | None = None  # one per run: robots.txt and each host's turn shared
+    for raw in paths:
+        if is_url(raw):
+            fetcher = fetcher or Fetcher(options.fetch, options.max_file_bytes)
+            yield from load_url(str(raw).strip(), options, fetcher)
+            continue
+        if isinstance(raw, str) and _OTHER_SCHEME.match(raw.strip()):
+            origin = raw.strip()
+            yield Loaded(origin, error=LoadError("only http(s) URLs are fetched", origin))
+            continue
+        for path, explicit in expand_paths([raw]):
+            yield from load_path(path, options, explicit)

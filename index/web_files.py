@@ -12,13 +12,20 @@ from index.errors import LoadError
 from index.loaded import Loaded, LoadOptions, check_size, with_origin
 
 
-def parse_html_page(html: str, stem: str) -> tuple[Article, list[str]]:
-    """Main text and metadata of a web page through trafilatura: scripts, styles, navigation
-    and boilerplate never reach the index."""
+def page_fields(html: str, url: str | None = None) -> dict[str, Any]:
+    """The main text and metadata of a web page through trafilatura (scripts, styles,
+    navigation and boilerplate never reach the index): ``text``, ``title``, ``url`` (the
+    canonical URL, else ``url``), ``source``, ``published`` and ``authors``. ValueError when
+    the page holds no article text."""
     import trafilatura
 
     extracted: Any = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=True,
     )
     doc: dict[str, Any] | None = extracted.as_dict() if extracted is not None else None
     if not doc or not (doc.get("text") or "").strip():
@@ -27,14 +34,19 @@ def parse_html_page(html: str, stem: str) -> tuple[Article, list[str]]:
     first, _, rest = text.strip().partition("\n")
     if title and first.strip() == title.strip() and rest.strip():
         text = rest  # the headline is the title, not the first sentence of the body
-    return Article.parse(
-        text=text,
-        title=title,
-        url=doc.get("url"),
-        source=doc.get("sitename") or doc.get("hostname"),
-        published=doc.get("date"),
-        authors=[a.strip() for a in re.split(r";|,", doc.get("author") or "") if a.strip()],
-    )
+    return {
+        "text": text,
+        "title": title,
+        "url": doc.get("url"),
+        "source": doc.get("sitename") or doc.get("hostname"),
+        "published": doc.get("date"),
+        "authors": [a.strip() for a in re.split(r";|,", doc.get("author") or "") if a.strip()],
+    }
+
+
+def parse_html_page(html: str, stem: str) -> tuple[Article, list[str]]:
+    """An HTML file as an article (:func:`page_fields`)."""
+    return Article.parse(**page_fields(html))
 
 
 def html_fragment_to_text(fragment: str) -> str:

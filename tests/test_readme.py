@@ -32,6 +32,8 @@ NEEDS_MORE = {
     "chat": "a terminal",
     "articles show": "an article of the 2025 corpus",
     "articles delete": "an article of the 2025 corpus",
+    "feeds": "a newsroom's feeds on the network (tests/test_feeds.py serves one on 127.0.0.1)",
+    "watch": "subscribed feeds on the network (tests/test_feeds.py)",
 }
 RUNS_ON_SAMPLE = {"--help", "ask", "articles list", "stats"}
 

@@ -3,17 +3,27 @@
 :class:`SourceView` is one cited article as the CLI, the web app, the API's clients and Slack
 show it: its number, title, a URL only when it is safe to link (http or https), outlet, date,
 quoted sentences and the other outlets that carry the same passage. :class:`IngestSummary` is
-what became of an ingest. Each face only lays these out in its own markup (rich text, HTML,
-JSON, Slack mrkdwn) and escapes what it lays out; nothing here is markup.
+what became of an ingest, and :class:`FeedView` a subscribed feed. Each face only lays these
+out in its own markup (rich text, HTML, JSON, Slack mrkdwn) and escapes what it lays out;
+nothing here is markup.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from assistant import Answer, Citation, IngestReport, Quote, Source, SourceRef
+from assistant import (
+    Answer,
+    Citation,
+    Feeds,
+    IngestReport,
+    Quote,
+    Source,
+    SourceRef,
+    Subscription,
+)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -215,3 +225,72 @@ class IngestSummary:
             "collection": self.collection,
             "stopped": self.stopped,
         }
+
+
+def when(value: datetime | None) -> str:
+    """``2025-06-10 09:30 UTC``, or ``never``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago (or, for a future time, how soon): ``3 min ago``, ``in 2 h``."""
+    if value is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    span = abs(seconds)
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if span >= size:
+            n = int(span // size)
+            amount = f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
+            break
+    else:
+        amount = f"{int(span)} s"
+    return f"{amount} ago" if seconds >= 0 else f"in {amount}"
+
+
+def interval(seconds: float) -> str:
+    """``15m``, ``2h``, ``90s``: as ``feeds add --every`` takes it."""
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """A subscription as ``feeds list`` and the web app's Index tab show it."""
+
+    url: str
+    every: str  # its interval, "(default)" marked
+    last_poll: str
+    last_success: str
+    next_poll: str
+    items: int
+    failing: int
+    result: str
+    error: str
+    problems: list[str]
+
+    @classmethod
+    def of(cls, sub: Subscription, every: float, due: datetime) -> FeedView:
+        """``every`` and ``due``: its interval and next poll, the default filled in."""
+        return cls(
+            url=sub.url,
+            every=interval(every) + ("" if sub.every is not None else " (default)"),
+            last_poll=f"{when(sub.last_poll)} ({ago(sub.last_poll)})" if sub.last_poll else "never",
+            last_success=when(sub.last_success),
+            next_poll="now" if due <= datetime.now(UTC) else ago(due),
+            items=sub.items,
+            failing=sub.failing,
+            result=sub.last_result or "not polled yet",
+            error=sub.last_error,
+            problems=list(sub.problems),
+        )
+
+    def json(self) -> dict[str, Any]:
+        return vars(self).copy()
+
+
+def feed_views(feeds: Feeds) -> list[FeedView]:
+    """Every subscription of ``feeds``, as the faces show them."""
+    return [FeedView.of(s, feeds.interval(s), feeds.next_poll(s)) for s in feeds.subscriptions()]

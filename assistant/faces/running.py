@@ -29,7 +29,7 @@ SERVER_FILE = "server.json"
 _NOT_ANSWERS = (
     "api_", "ui_", "slack_", "ingest_", "max_file_mb", "max_article_chars", "field_map",
     "embed_batch_size", "embed_compile", "index_wait", "llm_threads", "chroma_timeout",
-    "follow_", "state_store", "redis_", "session_ttl_hours", "log_level",
+    "follow_", "state_store", "redis_", "session_ttl_hours", "log_level", "feed_",
 )  # fmt: skip
 
 

@@ -269,9 +269,17 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
             threading.Thread(
                 target=_build, args=(app,), name="assistant-build", daemon=True
             ).start()
+        stop = threading.Event()
+        if settings.feed_watch_in_serve:
+            threading.Thread(
+                target=_watch_feeds, args=(app, stop), name="feed-poller", daemon=True
+            ).start()
         url = app.state.announce_url  # set by serve(): `assistant ask` may use this server
-        with announce(settings, url) if url else contextlib.nullcontext():
-            yield
+        try:
+            with announce(settings, url) if url else contextlib.nullcontext():
+                yield
+        finally:
+            stop.set()
 
     app = FastAPI(
         title="Newsroom assistant",
@@ -310,6 +318,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     if settings.api_mount_ui and assistant is not None:
         _mount_ui(app, assistant)
     return app
+
+
+def _watch_feeds(app: FastAPI, stop: threading.Event) -> None:
+    """``feed_watch_in_serve``: once the assistant is built, poll the subscribed feeds into
+    its index until the server stops (README "Feeds")."""
+    while app.state.assistant is None:
+        if stop.wait(1.0):
+            return
+    log.info("polling the subscribed feeds in this process (feed_watch_in_serve)")
+    app.state.assistant.feeds.watch_logged(stop)
 
 
 def _build(app: FastAPI, retry_every: float = 5.0) -> None:

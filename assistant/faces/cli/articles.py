@@ -11,7 +11,7 @@ from rich.table import Table
 
 from assistant import Assistant, Library
 from assistant.faces.cli.common import CollectionOpt, JsonOpt, err, out, print_json, settings
-from assistant.faces.present import day
+from assistant.faces.present import ago, day, when
 
 articles_app = typer.Typer(help="List, show and delete indexed articles.", no_args_is_help=True)
 
@@ -82,7 +82,8 @@ def articles_delete(
 
 
 def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
-    """What the index holds: articles, chunks, outlets, date range, embedding model."""
+    """What the index holds: articles, chunks, outlets, date range (the newest article's
+    date says how current it is), embedding model."""
     library = _library(collection)
     st, where = library.stats(), library.location
     if as_json:
@@ -92,6 +93,8 @@ def stats(collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     out.print(f"articles: {st.articles}   chunks: {st.chunks}")
     dates = f"{day(st.earliest)} … {day(st.latest)}" if st.earliest and st.latest else "—"
     out.print(f"published: {dates}")
+    if st.latest:
+        out.print(f"newest article: {when(st.latest)} ({ago(st.latest)})")
     out.print(
         f"embedding model: {escape(st.embedding_model)} ({st.dimension} dimensions, "
         f"built in {st.precision})"

@@ -6,7 +6,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,7 +27,7 @@ from assistant import (
     count_items,
     offline_environment,
 )
-from assistant.faces.cli import articles, ask
+from assistant.faces.cli import articles, ask, feeds
 from assistant.faces.cli import eval as evaluation
 from assistant.faces.cli.common import (
     CollectionOpt,
@@ -50,6 +49,7 @@ app.command(epilog=backends_help())(ask.ask)
 app.command(epilog=backends_help())(ask.chat)
 app.command("eval", epilog=backends_help())(evaluation.eval_command)
 app.add_typer(articles.articles_app, name="articles")
+app.add_typer(feeds.feeds_app, name="feeds")
 
 
 @app.callback()
@@ -109,7 +109,13 @@ def _updater(progress: Progress, total: int) -> Callable[[IngestReport], None]:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders (recursed)")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="files, folders (recursed) or http(s) URLs of feeds, sitemaps or pages",
+            metavar="PATH_OR_URL...",
+        ),
+    ],
     collection: CollectionOpt = None,
     field: Annotated[
         list[str] | None,
@@ -117,7 +123,10 @@ def ingest(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest articles: JSON/JSONL dumps (.gz too), .txt, .md, .html, RSS/Atom feeds.
+    """Ingest articles from files, folders or URLs.
+
+    Files: JSON/JSONL dumps (.gz too), .txt, .md, .html, RSS/Atom feeds. URLs: an RSS/Atom
+    feed or a sitemap (each article fetched from its page), or an article page.
 
     Idempotent: unchanged articles are skipped; changed ones replace their old chunks.
     Exits with status 1 when anything failed.
@@ -152,6 +161,7 @@ def print_summary(summary: IngestSummary) -> None:
 
 
 app.command()(articles.stats)
+app.command()(feeds.watch)
 
 
 @app.command()
@@ -185,7 +195,11 @@ def serve(
         bool | None, typer.Option("--ui/--no-ui", help="also serve the web UI at /ui")
     ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs); see README "HTTP API"."""
+    """Serve the HTTP API (OpenAPI docs at /docs); see README "HTTP API".
+
+    With feed_watch_in_serve = true it also polls the subscribed feeds, as assistant watch
+    does (README "Feeds").
+    """
     from assistant.faces.api import serve as run_api
 
     chosen = settings()

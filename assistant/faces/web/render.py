@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from assistant import Answer, ArticleRecord, Passage, Quote, StoreStats
-from assistant.faces.present import SourceView, day, safe_url, source_views
+from assistant.faces.present import FeedView, SourceView, day, safe_url, source_views
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -174,6 +174,31 @@ def overview_html(stats: StoreStats) -> str:
     return (
         f'<div class="overview"><b>{stats.articles}</b> articles · <b>{stats.chunks}</b> '
         f"passages · published {dates}<br>Outlets: {outlets or '—'}</div>"
+    )
+
+
+def feeds_html(views: Sequence[FeedView], shown_problems: int = 3) -> str:
+    """The subscribed feeds, read only (``assistant feeds`` changes them)."""
+    if not views:
+        return (
+            '<div class="feeds"><p>No feeds followed. Subscribe with '
+            "<code>assistant feeds add URL</code> and run <code>assistant watch</code>.</p></div>"
+        )
+    rows = []
+    for v in views:
+        problems = "".join(f"<br>⚠ {esc(p)}" for p in v.problems[:shown_problems])
+        more = len(v.problems) - shown_problems
+        problems += f"<br>… and {more} more" if more > 0 else ""
+        rows.append(
+            f"<tr><td>{_link(esc(v.url), safe_url(v.url))}</td><td>{esc(v.every)}</td>"
+            f"<td>{esc(v.last_poll)}</td><td>{esc(v.last_success)}</td><td>{v.items}</td>"
+            f"<td>{esc(v.result)}{problems}</td></tr>"
+        )
+    return (
+        '<div class="feeds"><b>Feeds followed</b> (<code>assistant feeds</code> changes them)'
+        '<table class="articles"><thead><tr><th>feed</th><th>every</th><th>last poll</th>'
+        "<th>last success</th><th>items</th><th>last result, errors</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

@@ -34,7 +34,7 @@ from assistant import (
     Settings,
     configure_logging,
 )
-from assistant.faces.present import IngestSummary
+from assistant.faces.present import IngestSummary, feed_views
 from assistant.faces.web import render
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class Handlers:
         asst = self.asst
         try:
             return (
-                render.overview_html(asst.stats()),
+                render.overview_html(asst.stats()) + render.feeds_html(feed_views(asst.feeds)),
                 render.articles_html(asst.list_articles()),
                 gr.update(choices=_article_choices(asst), value=[]),
                 gr.update(choices=_outlets(asst)),
