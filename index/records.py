@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from index.bylines import author_fields, wrote
 from index.chunking import Chunk, ChunkedArticle
 
 
@@ -83,6 +84,7 @@ def chunk_metadata(item: ChunkedArticle, chunk: Chunk) -> dict[str, Any]:
         "url": article.url or "",
         "version": item.version,
         "token_count": chunk.token_count,
+        **author_fields(article.authors),
     }
     if article.published is not None:
         meta["published_ts"] = to_ts(article.published)
@@ -106,6 +108,7 @@ def record_metadata(item: ChunkedArticle) -> dict[str, Any]:
         "ingested_ts": int(datetime.now(tz=UTC).timestamp()),
         "origin": item.origin,
         "extra": json.dumps(article.metadata, ensure_ascii=False),
+        **author_fields(article.authors),
     }
     if article.published is not None:
         meta["published_ts"] = to_ts(article.published)
@@ -129,9 +132,14 @@ def article_record(id: str, meta: dict[str, Any], text: str | None = None) -> Ar
     )
 
 
-def newest_first(records: Iterable[tuple[str, dict[str, Any]]]) -> list[ArticleRecord]:
-    """The committed articles among ``records`` (id and record metadata), newest first."""
+def newest_first(
+    records: Iterable[tuple[str, dict[str, Any]]], author: str | None = None
+) -> list[ArticleRecord]:
+    """The committed articles among ``records`` (id and record metadata), newest first; with
+    ``author``, only those that author wrote (or co-wrote)."""
     out = [article_record(rid, m) for rid, m in records if m.get("hash")]
+    if author:
+        out = [r for r in out if wrote(r.authors, [author])]
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
 
