@@ -31,6 +31,7 @@ class Passage(BaseModel):
     title: str
     url: str | None = None
     source: str = ""
+    author: str = ""  # the byline's names, "Jane Smith, Tom Reyes"; empty when unknown
     published: datetime | None = None
     start: int
     end: int
@@ -64,6 +65,7 @@ class Citation(BaseModel):
     title: str
     url: str | None = None
     source: str = ""
+    author: str = ""
     published: datetime | None = None
     chunk_id: str
     start: int
@@ -90,6 +92,7 @@ class Source(BaseModel):
     title: str
     url: str | None = None
     source: str = ""
+    author: str = ""
     published: datetime | None = None
     quotes: list[Quote]
     also_in: list[SourceRef] = Field(default_factory=list)
@@ -108,6 +111,7 @@ def sources_of(citations: list[Citation]) -> list[Source]:
                 title=c.title,
                 url=c.url,
                 source=c.source,
+                author=c.author,
                 published=c.published,
                 quotes=[quote],
                 also_in=list(c.also_in),

@@ -1,11 +1,11 @@
 """What every face shows of an answer's sources and of an ingest, decided once.
 
 :class:`SourceView` is one cited article as the CLI, the web app, the API's clients and Slack
-show it: its number, title, a URL only when it is safe to link (http or https), outlet, date,
-quoted sentences and the other outlets that carry the same passage. :class:`IngestSummary` is
-what became of an ingest, and :class:`FeedView` a subscribed feed. Each face only lays these
-out in its own markup (rich text, HTML, JSON, Slack mrkdwn) and escapes what it lays out;
-nothing here is markup.
+show it: its number, title, a URL only when it is safe to link (http or https), outlet,
+author, date, quoted sentences and the other outlets that carry the same passage.
+:class:`IngestSummary` is what became of an ingest, and :class:`FeedView` a subscribed feed.
+Each face only lays these out in its own markup (rich text, HTML, JSON, Slack mrkdwn) and
+escapes what it lays out; nothing here is markup.
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ class SourceView:
     day: str | None
     quotes: list[Quote] = field(default_factory=list)
     also_in: list[CopyView] = field(default_factory=list)
+    author: str | None = None  # "Jane Smith, Tom Reyes"
+
+    @property
+    def byline(self) -> str | None:
+        """``by Jane Smith`` when the author is known."""
+        return f"by {self.author}" if self.author else None
 
     @property
     def quoted(self) -> list[str]:
@@ -89,6 +95,7 @@ def source_view(source: Source | Citation) -> SourceView:
         day=day(source.published),
         quotes=list(quotes),
         also_in=[_copy(ref) for ref in source.also_in],
+        author=source.author or None,
     )
 
 

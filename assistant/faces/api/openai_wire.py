@@ -67,8 +67,9 @@ def _title(view: SourceView) -> str:
 
 
 def source_line(view: SourceView) -> str:
-    """``- [1] Title — outlet, 2025-06-08 — https://…`` (the URL only when it is http(s))."""
-    meta = ", ".join(defuse(p) for p in (view.outlet, view.day) if p)
+    """``- [1] Title — outlet, by Jane Smith, 2025-06-08 — https://…`` (the URL only when it
+    is http(s))."""
+    meta = ", ".join(defuse(p) for p in (view.outlet, view.byline, view.day) if p)
     parts = [f"- [{view.n}] {_title(view)}", meta, view.url or ""]
     return " — ".join(p for p in parts if p)
 

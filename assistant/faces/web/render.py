@@ -132,7 +132,8 @@ def _link(title: str, url: str | None) -> str:
 
 def _source_card(turn: int, source: SourceView, passages: dict[str, Passage]) -> str:
     title = _link(esc(source.title or "Untitled"), source.url)
-    meta = f"{esc(source.outlet or 'unknown outlet')} · {source.day or 'no date'}"
+    by = f" · {esc(source.byline)}" if source.byline else ""
+    meta = f"{esc(source.outlet or 'unknown outlet')}{by} · {source.day or 'no date'}"
     also = ""
     if source.also_in:
         copies = ", ".join(
