@@ -10,6 +10,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
 
+from index.corrections import Correction
+
 
 class SourceRef(BaseModel):
     """Another article carrying (nearly) the same passage: a syndicated copy."""
@@ -32,6 +34,8 @@ class Passage(BaseModel):
     url: str | None = None
     source: str = ""
     author: str = ""  # the byline's names, "Jane Smith, Tom Reyes"; empty when unknown
+    # the article's correction (or update) note: an answer citing it says so beside the citation
+    correction: Correction | None = None
     published: datetime | None = None
     start: int
     end: int
@@ -66,6 +70,7 @@ class Citation(BaseModel):
     url: str | None = None
     source: str = ""
     author: str = ""
+    correction: Correction | None = None
     published: datetime | None = None
     chunk_id: str
     start: int
@@ -93,6 +98,7 @@ class Source(BaseModel):
     url: str | None = None
     source: str = ""
     author: str = ""
+    correction: Correction | None = None
     published: datetime | None = None
     quotes: list[Quote]
     also_in: list[SourceRef] = Field(default_factory=list)
@@ -112,6 +118,7 @@ def sources_of(citations: list[Citation]) -> list[Source]:
                 url=c.url,
                 source=c.source,
                 author=c.author,
+                correction=c.correction,
                 published=c.published,
                 quotes=[quote],
                 also_in=list(c.also_in),

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, field_validator
 from assistant.answers import Passage
 from assistant.dates import parse_date
 from index.bylines import author_where
+from index.corrections import Correction
 from index.embeddings import Embedder
 from index.errors import ConfigError
 from index.records import ChunkHit
@@ -108,6 +109,7 @@ def _passage(hit: ChunkHit) -> Passage:
         url=str(m.get("url") or "") or None,
         source=str(m.get("source", "")),
         author=str(m.get("author") or ""),
+        correction=Correction.from_fields(m),
         published=datetime.fromisoformat(published) if isinstance(published, str) else None,
         start=int(m.get("start", 0)),
         end=int(m.get("end", 0)),

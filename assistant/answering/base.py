@@ -37,6 +37,7 @@ def citation(n: int, passage: Passage, span: tuple[int, int]) -> Citation:
         url=passage.url,
         source=passage.source,
         author=passage.author,
+        correction=passage.correction,
         published=passage.published,
         chunk_id=passage.chunk_id,
         start=span[0],

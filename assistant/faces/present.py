@@ -61,6 +61,8 @@ class SourceView:
     quotes: list[Quote] = field(default_factory=list)
     also_in: list[CopyView] = field(default_factory=list)
     author: str | None = None  # "Jane Smith, Tom Reyes"
+    # "Corrected: An earlier version of this story misstated …" (or "Updated: …")
+    correction: str | None = None
 
     @property
     def byline(self) -> str | None:
@@ -75,6 +77,16 @@ class SourceView:
 
 def _copy(ref: SourceRef) -> CopyView:
     return CopyView(ref.title, ref.source or None, ref.published, day(ref.published))
+
+
+def _correction(source: Source | Citation) -> str | None:
+    found = source.correction
+    if found is None:
+        return None
+    if found.note.lower().startswith(("correction", "clarification")):
+        return found.note  # labelled already
+    label = "Corrected" if found.kind == "correction" else "Updated"
+    return f"{label}: {found.note}"
 
 
 def source_view(source: Source | Citation) -> SourceView:
@@ -96,6 +108,7 @@ def source_view(source: Source | Citation) -> SourceView:
         quotes=list(quotes),
         also_in=[_copy(ref) for ref in source.also_in],
         author=source.author or None,
+        correction=_correction(source),
     )
 
 

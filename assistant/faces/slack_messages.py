@@ -34,7 +34,8 @@ def source_line(s: SourceView) -> str:
     meta = [escape(p) for p in (s.outlet, s.byline) if p]
     if s.published:
         meta.append(_day(s.published))
-    return f"*[{s.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+    line = f"*[{s.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+    return line + (f"\n:warning: {escape(s.correction)}" if s.correction else "")
 
 
 def also_in_line(s: SourceView) -> str | None:

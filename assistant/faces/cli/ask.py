@@ -103,6 +103,8 @@ def print_answer(answer: Answer) -> None:
         out.print(f"[{s.n}] [bold]{escape(s.title)}[/] — {escape(s.outlet or '—')}{by}, {date}")
         if s.url:
             out.print(f"    {escape(s.url)}")
+        if s.correction:
+            out.print(f"    [yellow]{escape(s.correction)}[/]", soft_wrap=True)
         for q in s.quotes:
             out.print(f"    “{escape(q.quote)}”", soft_wrap=True)
         for other in s.also_in:

@@ -140,10 +140,11 @@ def _source_card(turn: int, source: SourceView, passages: dict[str, Passage]) ->
             f"{esc(copy.outlet or copy.title)} ({copy.day or 'no date'})" for copy in source.also_in
         )
         also = f'<div class="also">Also in: {copies}</div>'
+    note = f'<div class="correction">{esc(source.correction)}</div>' if source.correction else ""
     return (
         f'<div class="src-card" id="{card_id(turn, source.n)}">'
         f'<div class="src-head"><span class="src-n">[{source.n}]</span> {title}</div>'
-        f'<div class="src-meta">{meta}</div>'
+        f'<div class="src-meta">{meta}</div>{note}'
         f"{_source_body(source, passages)}{also}</div>"
     )
 
