@@ -240,9 +240,9 @@ class Retriever:
         lo, hi = filters.bounds()
         by = author_where(filters.authors)
         # BM25's table knows outlets and dates, not authors: their articles are looked up
-        ids = self.store.article_ids_where(by) if by is not None else None
+        only = {"article_ids": self.store.article_ids_where(by)} if by is not None else {}
         got = self.store.lexical.search(
-            query_terms(question), n, filters.sources or None, lo, hi, as_of_ts, ids
+            query_terms(question), n, filters.sources or None, lo, hi, as_of_ts, **only
         )
         timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
