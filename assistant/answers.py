@@ -10,6 +10,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
 
+from index.corrections import Correction
+
 
 class SourceRef(BaseModel):
     """Another article carrying (nearly) the same passage: a syndicated copy."""
@@ -31,6 +33,9 @@ class Passage(BaseModel):
     title: str
     url: str | None = None
     source: str = ""
+    author: str = ""  # the byline's names, "Jane Smith, Tom Reyes"; empty when unknown
+    # the article's correction (or update) note: an answer citing it says so beside the citation
+    correction: Correction | None = None
     published: datetime | None = None
     start: int
     end: int
@@ -64,6 +69,8 @@ class Citation(BaseModel):
     title: str
     url: str | None = None
     source: str = ""
+    author: str = ""
+    correction: Correction | None = None
     published: datetime | None = None
     chunk_id: str
     start: int
@@ -90,6 +97,8 @@ class Source(BaseModel):
     title: str
     url: str | None = None
     source: str = ""
+    author: str = ""
+    correction: Correction | None = None
     published: datetime | None = None
     quotes: list[Quote]
     also_in: list[SourceRef] = Field(default_factory=list)
@@ -108,6 +117,8 @@ def sources_of(citations: list[Citation]) -> list[Source]:
                 title=c.title,
                 url=c.url,
                 source=c.source,
+                author=c.author,
+                correction=c.correction,
                 published=c.published,
                 quotes=[quote],
                 also_in=list(c.also_in),

@@ -192,9 +192,12 @@ class Assistant:
         started = time.perf_counter()
         # a lone surrogate ("\\ud83d" in JSON) would fail the tokenizer and Chroma: replace it
         question = clean_str(question)
-        if filters is not None and filters.sources:
+        if filters is not None and (filters.sources or filters.authors):
             filters = filters.model_copy(
-                update={"sources": [clean_str(s) for s in filters.sources]}
+                update={
+                    "sources": [clean_str(s) for s in filters.sources],
+                    "authors": [clean_str(a) for a in filters.authors],
+                }
             )
         question, standalone = self._prepare(question, session_id)
         got = self.retriever.retrieve(
@@ -294,8 +297,11 @@ class Assistant:
         nothing is written (see :meth:`Library.ingest_records`)."""
         return self.library.ingest_records(records, origin, all_or_none=all_or_none)
 
-    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
-        return self.library.list_articles(source)
+    def list_articles(
+        self, source: str | None = None, author: str | None = None
+    ) -> list[ArticleRecord]:
+        """Indexed articles, newest first; only ``source``'s, ``author``'s when given."""
+        return self.library.list_articles(source, author)
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
         return self.library.get_article(article_id)

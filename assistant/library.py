@@ -171,11 +171,13 @@ class Library:
             return None
         return read_index(self.settings.data_dir, self.collection, self.settings.embed_model)
 
-    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
+    def list_articles(
+        self, source: str | None = None, author: str | None = None
+    ) -> list[ArticleRecord]:
         found = self._index_file()
         if found is None:
-            return self.store.list_articles(source)
-        return found.list_articles(source)
+            return self.store.list_articles(source, author)
+        return found.list_articles(source, author)
 
     def get_article(self, article_id: str) -> ArticleRecord | None:
         return self.store.get_article(article_id)

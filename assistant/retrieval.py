@@ -1,5 +1,5 @@
 """Hybrid retrieval: dense (Chroma) and BM25 (SQLite FTS5), fused by reciprocal rank fusion,
-with outlet and date filters and near-duplicate passages collapsed into one.
+with outlet, author and date filters and near-duplicate passages collapsed into one.
 
 Why not llama-index's ``VectorStoreIndex``/``QueryFusionRetriever`` here: our chunks carry
 sentence offsets and article records that its node model does not keep, the BM25 side must
@@ -25,6 +25,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from assistant.answers import Passage
 from assistant.dates import parse_date
+from index.bylines import author_where
+from index.corrections import Correction
 from index.embeddings import Embedder
 from index.errors import ConfigError
 from index.records import ChunkHit
@@ -39,6 +41,8 @@ class Filters(BaseModel):
     """Which articles a question may be answered from."""
 
     sources: list[str] = Field(default_factory=list)
+    # articles any of these wrote or co-wrote, matched on the normalised name (index/bylines.py)
+    authors: list[str] = Field(default_factory=list)
     since: datetime | None = None
     until: datetime | None = None
 
@@ -62,6 +66,9 @@ class Filters(BaseModel):
         clauses: list[dict[str, Any]] = []
         if self.sources:
             clauses.append({"source": {"$in": list(self.sources)}})
+        by = author_where(self.authors)
+        if by is not None:
+            clauses.append(by)
         lo, hi = self.bounds()
         if lo is not None:
             clauses.append({"published_ts": {"$gte": lo}})
@@ -73,7 +80,7 @@ class Filters(BaseModel):
 
     @property
     def empty(self) -> bool:
-        return not (self.sources or self.since or self.until)
+        return not (self.sources or self.authors or self.since or self.until)
 
 
 def _utc(value: datetime) -> datetime:
@@ -101,6 +108,8 @@ def _passage(hit: ChunkHit) -> Passage:
         title=str(m.get("title", "")),
         url=str(m.get("url") or "") or None,
         source=str(m.get("source", "")),
+        author=str(m.get("author") or ""),
+        correction=Correction.from_fields(m),
         published=datetime.fromisoformat(published) if isinstance(published, str) else None,
         start=int(m.get("start", 0)),
         end=int(m.get("end", 0)),
@@ -229,8 +238,11 @@ class Retriever:
         assert self.store.lexical is not None
         t = time.perf_counter()
         lo, hi = filters.bounds()
+        by = author_where(filters.authors)
+        # BM25's table knows outlets and dates, not authors: their articles are looked up
+        only = {"article_ids": self.store.article_ids_where(by)} if by is not None else {}
         got = self.store.lexical.search(
-            query_terms(question), n, filters.sources or None, lo, hi, as_of_ts
+            query_terms(question), n, filters.sources or None, lo, hi, as_of_ts, **only
         )
         timings["lexical"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()

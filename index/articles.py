@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from dateutil import parser as date_parser
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from index.bylines import authors_of
+
 # Chroma metadata is flat; extra metadata keeps only these value types.
 MetaValue = str | int | float | bool
 
@@ -169,7 +171,9 @@ class Article(BaseModel):
 
         Only the text is required: ValueError when it is missing, blank or not a string. A
         wrong-typed optional field (``"title": {}``), a blank id or an unreadable date is left
-        out with a warning, so one odd field never costs the article."""
+        out with a warning, so one odd field never costs the article. Author fields are read
+        as bylines ("By Jane Smith, USA TODAY" is Jane Smith); without one, a "By …" line at
+        the head of the text names the authors (index/bylines.py)."""
         if text is not None and not isinstance(text, str):
             raise ValueError(f"the text field is not a string (got {type(text).__name__})")
         clean = normalise_text(text or "")
@@ -193,7 +197,7 @@ class Article(BaseModel):
             text=clean,
             url=url_s or None,
             source=source_s or hostname(url_s),
-            authors=_authors(authors, warnings),
+            authors=authors_of(_authors(authors, warnings), clean),
             published=when,
             metadata=_metadata(metadata),
         ), warnings

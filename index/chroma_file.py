@@ -53,10 +53,12 @@ class IndexFile:
     chunks: int
     records: list[tuple[str, dict[str, Any]]]  # every article record, in Chroma's order
 
-    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
+    def list_articles(
+        self, source: str | None = None, author: str | None = None
+    ) -> list[ArticleRecord]:
         """As :meth:`index.store.ChromaStore.list_articles`."""
         chosen = (r for r in self.records if not source or r[1].get("source") == source)
-        return newest_first(chosen)
+        return newest_first(chosen, author)
 
     def stats(self, embedding_model: str) -> StoreStats:
         """As :meth:`index.store.ChromaStore.stats` on a store opened without the model."""

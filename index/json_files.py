@@ -14,7 +14,6 @@ from typing import Any
 from index.articles import Article
 from index.errors import LoadError
 from index.loaded import Loaded, LoadOptions, check_size, decode_text, open_file, with_origin
-from index.text_files import split_authors
 
 # Field names tried, in order, for each Article field in JSON dumps; a field map overrides.
 DEFAULT_FIELDS: dict[str, list[str]] = {
@@ -53,9 +52,7 @@ def parse_record(record: Any, field_map: dict[str, str] | None = None) -> tuple[
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     fmap = field_map or {}
     authors = _pick(record, "authors", fmap)
-    if isinstance(authors, str):
-        authors = split_authors(authors)
-    elif isinstance(authors, list):
+    if isinstance(authors, list):
         authors = [a.get("name") if isinstance(a, dict) else a for a in authors]
     used = set(fmap.values()) | {k for ks in DEFAULT_FIELDS.values() for k in ks}
     extra = {

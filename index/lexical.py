@@ -103,16 +103,23 @@ class LexicalIndex:
         since_ts: int | None = None,
         until_ts: int | None = None,
         as_of_ts: int | None = None,
+        article_ids: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         """Chunk ids and BM25 scores (higher is better) of chunks holding any of ``terms``.
-        ``as_of_ts`` excludes chunks of articles published after it but keeps undated ones.
+        ``as_of_ts`` excludes chunks of articles published after it but keeps undated ones;
+        ``article_ids`` (not None) keeps only those articles' chunks.
 
         On a large index the query is answered in two steps that give the same result as
         one FTS5 query over all terms (see :meth:`index.bm25.Pruner.search`); when that cannot be
         shown for a query, the one full query runs."""
         if not terms:
             return []
+        if article_ids is not None and not article_ids:
+            return []
         where, args = _filter_sql(sources, since_ts, until_ts)
+        if article_ids:
+            where += f" AND m.article_id IN ({','.join('?' * len(article_ids))})"
+            args.extend(article_ids)
         if as_of_ts is not None:
             where += " AND (m.published_ts <= ? OR m.published_ts IS NULL)"
             args.append(as_of_ts)

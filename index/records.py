@@ -18,7 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from index.bylines import author_fields, wrote
 from index.chunking import Chunk, ChunkedArticle
+from index.corrections import Correction, find_correction
 
 
 class ArticleRecord(BaseModel):
@@ -30,6 +32,7 @@ class ArticleRecord(BaseModel):
     source: str = ""
     authors: list[str] = Field(default_factory=list)
     published: datetime | None = None
+    correction: Correction | None = None  # the correction or update note the text carries
     version: str
     chunk_ids: list[str] = Field(default_factory=list)
     ingested_at: datetime | None = None
@@ -83,11 +86,18 @@ def chunk_metadata(item: ChunkedArticle, chunk: Chunk) -> dict[str, Any]:
         "url": article.url or "",
         "version": item.version,
         "token_count": chunk.token_count,
+        **author_fields(article.authors),
+        **_note_fields(article.text),
     }
     if article.published is not None:
         meta["published_ts"] = to_ts(article.published)
         meta["published"] = article.published.isoformat()
     return meta
+
+
+def _note_fields(text: str) -> dict[str, str]:
+    found = find_correction(text)
+    return found.fields() if found else {}
 
 
 def record_metadata(item: ChunkedArticle) -> dict[str, Any]:
@@ -106,6 +116,8 @@ def record_metadata(item: ChunkedArticle) -> dict[str, Any]:
         "ingested_ts": int(datetime.now(tz=UTC).timestamp()),
         "origin": item.origin,
         "extra": json.dumps(article.metadata, ensure_ascii=False),
+        **author_fields(article.authors),
+        **_note_fields(article.text),
     }
     if article.published is not None:
         meta["published_ts"] = to_ts(article.published)
@@ -121,6 +133,7 @@ def article_record(id: str, meta: dict[str, Any], text: str | None = None) -> Ar
         source=str(meta.get("source", "")),
         authors=json.loads(str(meta.get("authors") or "[]")),
         published=from_ts(meta.get("published_ts")),
+        correction=Correction.from_fields(meta),
         version=str(meta.get("hash", "")),
         chunk_ids=json.loads(str(meta.get("chunk_ids") or "[]")),
         ingested_at=from_ts(meta.get("ingested_ts")),
@@ -129,9 +142,14 @@ def article_record(id: str, meta: dict[str, Any], text: str | None = None) -> Ar
     )
 
 
-def newest_first(records: Iterable[tuple[str, dict[str, Any]]]) -> list[ArticleRecord]:
-    """The committed articles among ``records`` (id and record metadata), newest first."""
+def newest_first(
+    records: Iterable[tuple[str, dict[str, Any]]], author: str | None = None
+) -> list[ArticleRecord]:
+    """The committed articles among ``records`` (id and record metadata), newest first; with
+    ``author``, only those that author wrote (or co-wrote)."""
     out = [article_record(rid, m) for rid, m in records if m.get("hash")]
+    if author:
+        out = [r for r in out if wrote(r.authors, [author])]
     oldest = datetime.min.replace(tzinfo=UTC)
     return sorted(out, key=lambda r: (r.published or oldest, r.id), reverse=True)
 

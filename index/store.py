@@ -81,8 +81,15 @@ class ChromaStore(ChromaCollections):
         """id → version of every committed article (fast: no text, no vectors)."""
         return {rid: str(m["hash"]) for rid, m in self._iter_records() if m.get("hash")}
 
-    def list_articles(self, source: str | None = None) -> list[ArticleRecord]:
-        return newest_first(self._iter_records({"source": source} if source else None))
+    def list_articles(
+        self, source: str | None = None, author: str | None = None
+    ) -> list[ArticleRecord]:
+        """Committed articles, newest first; only ``source``'s, ``author``'s when given."""
+        return newest_first(self._iter_records({"source": source} if source else None), author)
+
+    def article_ids_where(self, where: dict[str, Any]) -> list[str]:
+        """The ids of the committed articles whose records match ``where``."""
+        return [rid for rid, m in self._iter_records(where) if m.get("hash")]
 
     def committed_versions(self, article_ids: Sequence[str]) -> dict[str, str]:
         """id → committed version of those of ``article_ids`` that have a committed record.

@@ -12,11 +12,6 @@ _HEADER_LINE = re.compile(
 )
 
 
-def split_authors(value: str) -> list[str]:
-    """``"A. Smith, B. Jones and C. Lee"`` (or ``;``-separated) as a list of names."""
-    return [a.strip() for a in re.split(r";|,| and ", value) if a.strip()]
-
-
 def _split_header(text: str) -> tuple[dict[str, str], str]:
     """``Title: …`` / ``Date: …`` lines at the top of a text file, up to the first blank line."""
     lines = text.lstrip("\ufeff").split("\n")
@@ -42,7 +37,7 @@ def _article_from_header(
         url=header.get("url"),
         source=header.get("source") or header.get("outlet"),
         published=header.get("published") or header.get("date"),
-        authors=split_authors(header.get("author") or header.get("authors") or ""),
+        authors=header.get("author") or header.get("authors"),
     )
 
 

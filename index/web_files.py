@@ -3,7 +3,6 @@ feeds (.rss, .atom, .xml; one article per entry)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,7 +39,7 @@ def page_fields(html: str, url: str | None = None) -> dict[str, Any]:
         "url": doc.get("url"),
         "source": doc.get("sitename") or doc.get("hostname"),
         "published": doc.get("date"),
-        "authors": [a.strip() for a in re.split(r";|,", doc.get("author") or "") if a.strip()],
+        "authors": doc.get("author"),  # "A; B": Article reads it as a byline
     }
 
 

@@ -71,3 +71,32 @@ def volcano_articles() -> list[dict[str, str]]:
             "source": "undated.example",
         },
     ]
+
+
+GUARD_Q = "How many National Guard members were deployed to Los Angeles?"
+
+
+def guard_rows() -> list[dict[str, str]]:
+    """Two reporters' articles on one story: Jane Smith's names her in its ``author`` field,
+    Tom Reyes's only in a "By …" line at the head of its text."""
+    return [
+        {
+            "id": "guard-smith",
+            "title": "Trump orders Guard to Los Angeles",
+            "author": "Jane Smith",
+            "source": "Harbor Daily",
+            "published": "2025-06-08",
+            "text": "President Trump ordered 2,000 National Guard members to Los Angeles on "
+            "Saturday after two days of protests over immigration raids. Governor Gavin "
+            "Newsom called the deployment unlawful.",
+        },
+        {
+            "id": "guard-reyes",
+            "title": "Guard troops arrive in Los Angeles",
+            "source": "Harbor Daily",
+            "published": "2025-06-09",
+            "text": "By Tom Reyes, USA TODAY\n\nThe first of 2,000 National Guard members "
+            "deployed to Los Angeles arrived on Sunday, the Pentagon said. Protesters "
+            "gathered outside the federal building downtown.",
+        },
+    ]

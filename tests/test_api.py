@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from answer_samples import AS_OF, VOLCANO_Q, volcano_articles
+from answer_samples import AS_OF, GUARD_Q, VOLCANO_Q, guard_rows, volcano_articles
 from conftest import FIXTURES, ROOT, SAMPLE, free_port
 
 TOKEN = "s3cret-test-token"
@@ -519,3 +519,24 @@ def test_docs_page_works_offline(server: Server) -> None:
             browser.close()
     assert {"/v1/ask", "/v1/articles", "/v1/stats"} <= {p.replace("\u200b", "") for p in paths}
     assert outside == []
+
+
+def test_author_filter_and_bylines_over_http(server: Server) -> None:
+    with server.client(headers=server.auth) as c:
+        added = c.post("/v1/articles", json={"articles": guard_rows()}).json()
+        assert sorted(added["new"]) == ["guard-reyes", "guard-smith"], added
+        try:
+            res = c.post(
+                "/v1/ask", json={"question": GUARD_Q, "filters": {"authors": ["TOM REYES"]}}
+            )
+            assert res.status_code == 200, res.text
+            answer = res.json()
+            assert {p["article_id"] for p in answer["passages"]} == {"guard-reyes"}
+            assert answer["sources"] and all(s["author"] == "Tom Reyes" for s in answer["sources"])
+            assert answer["citations"][0]["author"] == "Tom Reyes"  # from the "By …" line
+            listed = c.get("/v1/articles", params={"author": "jane smith"}).json()
+            assert [a["id"] for a in listed["articles"]] == ["guard-smith"]
+            assert c.get("/v1/articles/guard-smith").json()["authors"] == ["Jane Smith"]
+        finally:
+            for article_id in added["new"]:
+                c.delete(f"/v1/articles/{article_id}")

@@ -36,6 +36,8 @@ def citation(n: int, passage: Passage, span: tuple[int, int]) -> Citation:
         title=passage.title,
         url=passage.url,
         source=passage.source,
+        author=passage.author,
+        correction=passage.correction,
         published=passage.published,
         chunk_id=passage.chunk_id,
         start=span[0],

@@ -1,11 +1,11 @@
 """What every face shows of an answer's sources and of an ingest, decided once.
 
 :class:`SourceView` is one cited article as the CLI, the web app, the API's clients and Slack
-show it: its number, title, a URL only when it is safe to link (http or https), outlet, date,
-quoted sentences and the other outlets that carry the same passage. :class:`IngestSummary` is
-what became of an ingest, and :class:`FeedView` a subscribed feed. Each face only lays these
-out in its own markup (rich text, HTML, JSON, Slack mrkdwn) and escapes what it lays out;
-nothing here is markup.
+show it: its number, title, a URL only when it is safe to link (http or https), outlet,
+author, date, quoted sentences and the other outlets that carry the same passage.
+:class:`IngestSummary` is what became of an ingest, and :class:`FeedView` a subscribed feed.
+Each face only lays these out in its own markup (rich text, HTML, JSON, Slack mrkdwn) and
+escapes what it lays out; nothing here is markup.
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ class SourceView:
     day: str | None
     quotes: list[Quote] = field(default_factory=list)
     also_in: list[CopyView] = field(default_factory=list)
+    author: str | None = None  # "Jane Smith, Tom Reyes"
+    # "Corrected: An earlier version of this story misstated …" (or "Updated: …")
+    correction: str | None = None
+
+    @property
+    def byline(self) -> str | None:
+        """``by Jane Smith`` when the author is known."""
+        return f"by {self.author}" if self.author else None
 
     @property
     def quoted(self) -> list[str]:
@@ -69,6 +77,16 @@ class SourceView:
 
 def _copy(ref: SourceRef) -> CopyView:
     return CopyView(ref.title, ref.source or None, ref.published, day(ref.published))
+
+
+def _correction(source: Source | Citation) -> str | None:
+    found = source.correction
+    if found is None:
+        return None
+    if found.note.lower().startswith(("correction", "clarification")):
+        return found.note  # labelled already
+    label = "Corrected" if found.kind == "correction" else "Updated"
+    return f"{label}: {found.note}"
 
 
 def source_view(source: Source | Citation) -> SourceView:
@@ -89,6 +107,8 @@ def source_view(source: Source | Citation) -> SourceView:
         day=day(source.published),
         quotes=list(quotes),
         also_in=[_copy(ref) for ref in source.also_in],
+        author=source.author or None,
+        correction=_correction(source),
     )
 
 

@@ -27,13 +27,15 @@ def _day(value: datetime) -> str:
 
 
 def source_line(s: SourceView) -> str:
-    """``*[1]* <url|title> — outlet, 8 Jun 2025``; a plain title when the URL is not web."""
+    """``*[1]* <url|title> — outlet, by Jane Smith, 8 Jun 2025``; a plain title when the URL
+    is not web."""
     title = escape(s.title).replace("|", "¦")
     link = f"<{s.url}|{title}>" if s.url else title
-    meta = [escape(s.outlet)] if s.outlet else []
+    meta = [escape(p) for p in (s.outlet, s.byline) if p]
     if s.published:
         meta.append(_day(s.published))
-    return f"*[{s.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+    line = f"*[{s.n}]* {link}" + (f" — {', '.join(meta)}" if meta else "")
+    return line + (f"\n:warning: {escape(s.correction)}" if s.correction else "")
 
 
 def also_in_line(s: SourceView) -> str | None:

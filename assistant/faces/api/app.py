@@ -220,12 +220,13 @@ def _stopped(report: IngestReport) -> None:
 @router.get("/articles", tags=["articles"])
 def list_articles(
     source: str | None = Query(None, description="only this outlet"),
+    author: str | None = Query(None, description="only this author's (or co-author's)"),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     asst: Assistant = Depends(ready_assistant),
 ) -> dict[str, Any]:
     """Indexed articles, newest first, without their text."""
-    records = asst.list_articles(source)
+    records = asst.list_articles(source, author)
     page = records[offset : offset + limit]
     return {
         "total": len(records),

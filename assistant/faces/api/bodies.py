@@ -38,6 +38,10 @@ class FilterBody(BaseModel):
     """Which articles a question may be answered from (``/v1/ask``, ``/v1/chat/completions``)."""
 
     sources: list[str] = Field(default_factory=list, description="only these outlets")
+    authors: list[str] = Field(
+        default_factory=list,
+        description="only articles any of these wrote or co-wrote (case and accents ignored)",
+    )
     since: datetime | None = Field(None, description="published on or after (date or datetime)")
     until: datetime | None = Field(None, description="published on or before")
 

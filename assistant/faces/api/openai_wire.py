@@ -67,9 +67,11 @@ def _title(view: SourceView) -> str:
 
 
 def source_line(view: SourceView) -> str:
-    """``- [1] Title — outlet, 2025-06-08 — https://…`` (the URL only when it is http(s))."""
-    meta = ", ".join(defuse(p) for p in (view.outlet, view.day) if p)
-    parts = [f"- [{view.n}] {_title(view)}", meta, view.url or ""]
+    """``- [1] Title — outlet, by Jane Smith, 2025-06-08 — https://…`` (the URL only when it
+    is http(s))."""
+    meta = ", ".join(defuse(p) for p in (view.outlet, view.byline, view.day) if p)
+    note = defuse(" ".join(view.correction.split())) if view.correction else ""
+    parts = [f"- [{view.n}] {_title(view)}", meta, view.url or "", note]
     return " — ".join(p for p in parts if p)
 
 

@@ -23,22 +23,26 @@ def _library(collection: str | None) -> Library:
 @articles_app.command("list")
 def articles_list(
     source: Annotated[str | None, typer.Option(help="only this outlet")] = None,
+    author: Annotated[
+        str | None, typer.Option(help="only this author's articles (co-written ones too)")
+    ] = None,
     limit: Annotated[int, typer.Option(help="at most this many (0: all)")] = 50,
     collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Indexed articles, newest first."""
-    records = _library(collection).list_articles(source)
+    records = _library(collection).list_articles(source, author)
     shown = records[:limit] if limit else records
     if as_json:
         print_json([r.model_dump(mode="json", exclude={"text"}) for r in shown])
         return
-    table = Table("id", "published", "source", "title", "chunks")
+    table = Table("id", "published", "source", "author", "title", "chunks")
     for r in shown:
         table.add_row(
             r.id,
             day(r.published) or "—",
             escape(r.source or "—"),
+            escape(", ".join(r.authors) or "—"),
             escape(r.title),
             str(len(r.chunk_ids)),
         )
@@ -61,6 +65,8 @@ def articles_show(
         print_json(record.model_dump(mode="json"))
         return
     out.print(f"[bold]{escape(record.title)}[/]")
+    if record.authors:
+        out.print(f"by {escape(', '.join(record.authors))}")
     out.print(
         f"{escape(record.source or '—')} · "
         f"{day(record.published) or 'no date'} · "

@@ -30,6 +30,10 @@ KOpt = Annotated[int | None, typer.Option("--k", "-k", help="passages to answer 
 SourceOpt = Annotated[
     list[str] | None, typer.Option("--source", "-s", help="only this outlet (repeatable)")
 ]
+AuthorOpt = Annotated[
+    list[str] | None,
+    typer.Option("--author", "-a", help="only articles this author wrote or co-wrote (repeatable)"),
+]
 SinceOpt = Annotated[str | None, typer.Option(help="only articles published on or after DATE")]
 UntilOpt = Annotated[str | None, typer.Option(help="only articles published on or before DATE")]
 AsOfOpt = Annotated[
@@ -63,9 +67,16 @@ def _ask_server(
     return answer
 
 
-def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
+def _filters(
+    source: list[str] | None,
+    since: str | None,
+    until: str | None,
+    author: list[str] | None = None,
+) -> Filters:
     try:
-        return Filters.model_validate({"sources": source or [], "since": since, "until": until})
+        return Filters.model_validate(
+            {"sources": source or [], "authors": author or [], "since": since, "until": until}
+        )
     except ValidationError as exc:
         problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"bad filter: {problems}") from exc
@@ -88,9 +99,12 @@ def print_answer(answer: Answer) -> None:
         out.print("[dim]Sources[/]")
     for s in sources:
         date = s.day or "no date"
-        out.print(f"[{s.n}] [bold]{escape(s.title)}[/] — {escape(s.outlet or '—')}, {date}")
+        by = f", {escape(s.byline)}" if s.byline else ""
+        out.print(f"[{s.n}] [bold]{escape(s.title)}[/] — {escape(s.outlet or '—')}{by}, {date}")
         if s.url:
             out.print(f"    {escape(s.url)}")
+        if s.correction:
+            out.print(f"    [yellow]{escape(s.correction)}[/]", soft_wrap=True)
         for q in s.quotes:
             out.print(f"    “{escape(q.quote)}”", soft_wrap=True)
         for other in s.also_in:
@@ -104,6 +118,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="print the Answer JSON")] = False,
     k: KOpt = None,
     source: SourceOpt = None,
+    author: AuthorOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     as_of: AsOfOpt = None,
@@ -119,7 +134,7 @@ def ask(
 
     With `assistant serve` running on this data dir (same answer settings), it answers.
     """
-    filters = _filters(source, since, until)
+    filters = _filters(source, since, until, author)
     when = _as_of(as_of)
     answer = None if no_server or collection else _ask_server(question, k, filters, when)
     if answer is None:
@@ -133,13 +148,14 @@ def ask(
 def chat(
     k: KOpt = None,
     source: SourceOpt = None,
+    author: AuthorOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     collection: CollectionOpt = None,
 ) -> None:
     """An interactive chat: follow-up questions use the earlier turns. /quit or Ctrl-D quits
     (an empty line is ignored); /reset starts over."""
-    filters = _filters(source, since, until)
+    filters = _filters(source, since, until, author)
     asst = _assistant(collection)
     session = uuid.uuid4().hex
     out.print("[dim]Ask about the indexed articles. /reset starts over; /quit or Ctrl-D quits.[/]")

@@ -132,17 +132,19 @@ def _link(title: str, url: str | None) -> str:
 
 def _source_card(turn: int, source: SourceView, passages: dict[str, Passage]) -> str:
     title = _link(esc(source.title or "Untitled"), source.url)
-    meta = f"{esc(source.outlet or 'unknown outlet')} · {source.day or 'no date'}"
+    by = f" · {esc(source.byline)}" if source.byline else ""
+    meta = f"{esc(source.outlet or 'unknown outlet')}{by} · {source.day or 'no date'}"
     also = ""
     if source.also_in:
         copies = ", ".join(
             f"{esc(copy.outlet or copy.title)} ({copy.day or 'no date'})" for copy in source.also_in
         )
         also = f'<div class="also">Also in: {copies}</div>'
+    note = f'<div class="correction">{esc(source.correction)}</div>' if source.correction else ""
     return (
         f'<div class="src-card" id="{card_id(turn, source.n)}">'
         f'<div class="src-head"><span class="src-n">[{source.n}]</span> {title}</div>'
-        f'<div class="src-meta">{meta}</div>'
+        f'<div class="src-meta">{meta}</div>{note}'
         f"{_source_body(source, passages)}{also}</div>"
     )
 

@@ -14,6 +14,7 @@ import contextlib
 import html
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,6 +116,7 @@ class Handlers:
         until: str,
         k: float,
         request: gr.Request,
+        author: str = "",
     ) -> Iterator[tuple[str, str, str]]:
         asst, sid = self.asst, _session(request)
         answers = _answers(asst, sid)
@@ -124,6 +126,7 @@ class Handlers:
             return
         filters = Filters(
             sources=list(outlets or []),
+            authors=[a.strip() for a in re.split(r"[,;]", author or "") if a.strip()],
             since=filter_date("Published since", since),
             until=filter_date("Published until", until),
         )
@@ -229,6 +232,7 @@ class ChatTab:
     question: Any
     ask: Any
     outlet: Any
+    author: Any
     since: Any
     until: Any
     k: Any
@@ -258,6 +262,9 @@ def _chat_tab(asst: Assistant) -> ChatTab:
                     label="Outlets (none: all)",
                     elem_id="outlet",
                 )
+                author = gr.Textbox(
+                    label="Author (none: all)", placeholder="Jane Smith", elem_id="author"
+                )
                 since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD")
                 until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
                 k = gr.Slider(1, 20, value=asst.settings.top_k, step=1, label="Passages")
@@ -267,7 +274,7 @@ def _chat_tab(asst: Assistant) -> ChatTab:
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             sources = gr.HTML(render.sources_html([]), elem_id="sources")
-    return ChatTab(chat, question, ask, outlet, since, until, k, clear, thanks, sources)
+    return ChatTab(chat, question, ask, outlet, author, since, until, k, clear, thanks, sources)
 
 
 def _upload_tab() -> tuple[Any, Any, Any]:
@@ -311,7 +318,8 @@ def build_ui(asst: Assistant) -> Any:
         files, ingest_btn, ingest_result = _upload_tab()
         overview, to_delete, delete_btn, delete_note, articles = _index_tab()
 
-        ask_inputs = [c.question, c.outlet, c.since, c.until, c.k]
+        # the author comes after the slider: respond() takes it after the request
+        ask_inputs = [c.question, c.outlet, c.since, c.until, c.k, c.author]
         ask_outputs = [c.chat, c.sources, c.question]
         c.question.submit(on.respond, ask_inputs, ask_outputs)
         c.ask.click(on.respond, ask_inputs, ask_outputs)
