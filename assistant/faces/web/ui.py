@@ -116,7 +116,7 @@ class Handlers:
         until: str,
         k: float,
         request: gr.Request,
-        author: str = "",
+        author: str | None = None,  # None: optional for API clients that predate it
     ) -> Iterator[tuple[str, str, str]]:
         asst, sid = self.asst, _session(request)
         answers = _answers(asst, sid)
