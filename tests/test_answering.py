@@ -290,3 +290,14 @@ def test_follow_ups_do_not_nest(asst: Assistant) -> None:
     assert third.standalone_question is not None
     assert third.standalone_question.count("(about:") == 1
     assert SAMPLE_Q in third.standalone_question
+
+
+def test_a_figure_is_corroborated_only_by_the_same_kind_of_figure() -> None:
+    from assistant.answering.extractive import _holds
+
+    assert _holds("Trump will deploy 2,000 National Guard members.", "2,000")
+    assert not _holds("The council set a $2,000 fine for littering.", "2,000")
+    assert not _holds("Prices rose 2,000% in a year.", "2,000")
+    assert not _holds("Turnout was up 12 percent.", "12")
+    assert _holds("The council set a $2,000 fine.", "$2,000")
+    assert _holds("It happened in New  York City.", "New York")

@@ -35,8 +35,13 @@ NEAR_ENOUGH = 0.75
 
 
 def _holds(text: str, short: str) -> bool:
-    pattern = r"(?<!\w)" + re.escape(" ".join(short.lower().split())) + r"(?!\w)"
-    return re.search(pattern.replace(r"\ ", r"\s+"), text.lower()) is not None
+    """Whether ``text`` states ``short`` as such: "2,000" is not held by "$2,000" nor by
+    "2,000%" (a fine is no corroboration of a head count)."""
+    short = " ".join(short.lower().split())
+    before = r"(?<!\w)" if short[:1] in "$£€" else r"(?<![\w$£€])"
+    after = r"(?!\w)" if short.endswith("%") else r"(?!\w)(?!\s*(?:%|percent\b))"
+    pattern = before + re.escape(short).replace(r"\ ", r"\s+") + after
+    return re.search(pattern, text.lower()) is not None
 
 
 def make_encoder(name: str, embedder: Embedder | None) -> SentenceEncoder:
