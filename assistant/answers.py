@@ -131,6 +131,16 @@ def sources_of(citations: list[Citation]) -> list[Source]:
     return list(merged.values())
 
 
+class Dated(BaseModel):
+    """One value of what was asked as an article of one date stated it: the answer's
+    ``timeline`` lists them newest first, the lead (the latest as of the question) first."""
+
+    value: str  # as written: "4,000"
+    date: datetime  # the stating article's publication date
+    cites: list[int] = Field(default_factory=list)  # the answer's citation numbers
+    article_ids: list[str] = Field(default_factory=list)
+
+
 class SentenceCheck(BaseModel):
     """How one sentence of a generated answer fared against the passages it cites."""
 
@@ -178,6 +188,9 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     verification: Verification | None = None
+    # different values of what was asked, stated by articles of different dates, newest
+    # first; empty when the passages agree (or state one value)
+    timeline: list[Dated] = Field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
