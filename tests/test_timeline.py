@@ -6,6 +6,7 @@ fine" on the same story is no part of it (the CLI in-process, with the real mode
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from answer_samples import GUARD_Q
 from conftest import write_jsonl
 from typer.testing import CliRunner
 
+from assistant import Answer, Dated
 from assistant.faces.cli import app
+from assistant.faces.present import timeline_lines
 from assistant.retrieval import _figures, _restates
 
 runner = CliRunner()
@@ -113,3 +116,17 @@ def test_one_figure_is_no_timeline(data_env: Path, tmp_path: Path) -> None:
     answer = _ask()
     assert "2,000" in answer["answer"] and "Earlier" not in answer["answer"], answer["answer"]
     assert answer["timeline"] == [] and "(June" not in answer["answer"]
+
+
+def test_the_presenter_shows_the_timeline_once() -> None:
+    when = datetime(2025, 6, 20, tzinfo=UTC)
+    dated = [
+        Dated(value="4,000", date=when, cites=[1], article_ids=["b"]),
+        Dated(value="2,000", date=when.replace(day=8), cites=[2], article_ids=["a"]),
+    ]
+    lines = ["4,000 (June 20, 2025) [1]", "Earlier: 2,000 (June 8, 2025) [2]"]
+    bare = Answer(question="q", answer="“…” [1]", timeline=dated)
+    assert timeline_lines(bare) == lines
+    carried = Answer(question="q", answer="\n".join([*lines, "", "“…” [1]"]), timeline=dated)
+    assert timeline_lines(carried) == []
+    assert timeline_lines(Answer(question="q", answer="2,000 [1]")) == []

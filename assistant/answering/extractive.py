@@ -27,8 +27,8 @@ from assistant.answering.features import DocFreq, Sentence
 from assistant.answering.model import Candidate, ReaderModel, load_model
 from assistant.answering.reader import E5Encoder, EmbedderEncoder, Reader, SentenceEncoder
 from assistant.answering.refusal import refusal, refuse_threshold, refuses
-from assistant.answering.timeline import Stated, timeline, timeline_lines
-from assistant.answers import Answer, Citation, Dated, Passage
+from assistant.answering.timeline import Stated, timeline
+from assistant.answers import Answer, Citation, Dated, Passage, dated_lines
 from index.embeddings import Embedder
 from index.errors import ConfigError
 
@@ -142,7 +142,7 @@ class ExtractiveAnswerer:
         entries: list[Dated] = []
         if dated:
             entries = _entries(dated, citations)
-            lines = [*timeline_lines(entries), ""]
+            lines = [*dated_lines(entries), ""]
         lines += [f"“{c.quote}” [{c.n}]" for c in citations]
         return Answer(
             question=question,

@@ -18,7 +18,6 @@ from datetime import time as dtime
 
 from assistant.answering.features import Sentence, stems
 from assistant.answering.model import Candidate
-from assistant.answers import Dated
 
 _WORD = re.compile(r"\w+")
 # the candidate's sentence is among the best this many the reader ranked (candidates come
@@ -105,22 +104,3 @@ def timeline(
     out = sorted(found.values(), key=lambda v: _utc(v.date), reverse=True)
     days = {_utc(v.date).date() for v in out}
     return out if len(out) > 1 and len(days) > 1 else []
-
-
-def day(value: datetime) -> str:
-    """``June 20, 2025``."""
-    return f"{value:%B} {value.day}, {value.year}"
-
-
-def timeline_lines(entries: list[Dated]) -> list[str]:
-    """``4,000 (June 20, 2025) [1]`` then ``Earlier: 2,000 (June 8, 2025) [2]; …``."""
-    if not entries:
-        return []
-
-    def one(d: Dated) -> str:
-        return f"{d.value} ({day(d.date)}) " + "".join(f"[{n}]" for n in d.cites)
-
-    lines = [one(entries[0])]
-    if len(entries) > 1:
-        lines.append("Earlier: " + "; ".join(one(d) for d in entries[1:]))
-    return lines
