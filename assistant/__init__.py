@@ -6,7 +6,7 @@ nothing below them.
 
 from assistant.answering.backends import backends as answer_backends
 from assistant.answering.refusal import REFUSAL_HINT
-from assistant.answers import Answer, Citation, Passage, Quote, Source, SourceRef
+from assistant.answers import Answer, Citation, Dated, Passage, Quote, Source, SourceRef
 from assistant.core import Assistant
 from assistant.dates import parse_date
 from assistant.errors import (
@@ -46,6 +46,7 @@ __all__ = [
     "AssistantError",
     "Citation",
     "ConfigError",
+    "Dated",
     "EmptyIndexError",
     "Failure",
     "FeedPoll",

@@ -131,6 +131,29 @@ def sources_of(citations: list[Citation]) -> list[Source]:
     return list(merged.values())
 
 
+class Dated(BaseModel):
+    """One value of what was asked as an article of one date stated it: the answer's
+    ``timeline`` lists them newest first, the lead (the latest as of the question) first."""
+
+    value: str  # as written: "4,000"
+    date: datetime  # the stating article's publication date
+    cites: list[int] = Field(default_factory=list)  # the answer's citation numbers
+    article_ids: list[str] = Field(default_factory=list)
+
+    def line(self) -> str:
+        """``4,000 (June 20, 2025) [1]``."""
+        cites = "".join(f"[{n}]" for n in self.cites)
+        return f"{self.value} ({self.date:%B} {self.date.day}, {self.date.year}) {cites}".strip()
+
+
+def dated_lines(entries: list[Dated]) -> list[str]:
+    """The lead ``4,000 (June 20, 2025) [1]``, then ``Earlier: 2,000 (June 8, 2025) [2]; …``."""
+    if not entries:
+        return []
+    lead, *earlier = entries
+    return [lead.line()] + (["Earlier: " + "; ".join(d.line() for d in earlier)] if earlier else [])
+
+
 class SentenceCheck(BaseModel):
     """How one sentence of a generated answer fared against the passages it cites."""
 
@@ -178,6 +201,13 @@ class Answer(BaseModel):
     notices: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     verification: Verification | None = None
+    # different values of what was asked, stated by articles of different dates, newest
+    # first; empty when the passages agree (or state one value)
+    timeline: list[Dated] = Field(default_factory=list)
+
+    def timeline_lines(self) -> list[str]:
+        """The timeline as lines: ``4,000 (June 20, 2025) [1]``, ``Earlier: …``."""
+        return dated_lines(self.timeline)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

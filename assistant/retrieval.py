@@ -35,6 +35,7 @@ from index.text import query_terms
 
 Mode = Literal["hybrid", "dense", "lexical"]
 _WORDS = re.compile(r"\w+")
+_TOKENS = re.compile(r"\d[\d,]*(?:\.\d+)?(?<!,)|\w+")
 
 
 class Filters(BaseModel):
@@ -121,6 +122,27 @@ def _passage(hit: ChunkHit) -> Passage:
 def _shingles(text: str, n: int = 5) -> set[int]:
     words = _WORDS.findall(text.lower())
     return {hash(tuple(words[i : i + n])) for i in range(max(1, len(words) - n + 1))}
+
+
+def _figures(text: str) -> dict[tuple[str, ...], set[str]]:
+    """The numbers a passage states, each under the two words either side of it (numbers
+    there read as ``#``): "deploy 2,000 National Guard" is ``2000`` in ("to", "deploy",
+    "national", "guard")."""
+    words = _TOKENS.findall(text.lower())
+    out: dict[tuple[str, ...], set[str]] = {}
+    for i, w in enumerate(words):
+        if w[0].isdigit():
+            around = words[max(0, i - 2) : i] + words[i + 1 : i + 3]
+            ctx = tuple("#" if a[0].isdigit() else a for a in around)
+            out.setdefault(ctx, set()).add(w.replace(",", ""))
+    return out
+
+
+def _restates(a: dict[tuple[str, ...], set[str]], b: dict[tuple[str, ...], set[str]]) -> bool:
+    """Whether two overlapping passages state a different number in the same words ("2,000
+    Guard members" updated in place to "4,000"): an update, not a copy. Numbers in the
+    sentences only one of them holds (another chunking of the same story) do not count."""
+    return any(a[ctx].isdisjoint(b[ctx]) for ctx in a.keys() & b.keys())
 
 
 def _overlap(a: set[int], b: set[int]) -> float:
@@ -305,16 +327,21 @@ class Retriever:
 
     def _collapse(self, passages: list[Passage], k: int) -> list[Passage]:
         """Keep the best of each group of near-identical passages from different articles;
-        the others become its ``also_in`` sources."""
-        kept: list[tuple[Passage, set[int]]] = []
+        the others become its ``also_in`` sources. Passages that state different figures
+        are kept apart: a wire story updated in place is no copy of its earlier version."""
+        kept: list[tuple[Passage, set[int], dict[tuple[str, ...], set[str]]]] = []
         for p in passages:
-            sh = _shingles(p.text)
-            for q, qsh in kept:
-                if q.article_id != p.article_id and _overlap(sh, qsh) >= self.duplicate_overlap:
+            sh, figures = _shingles(p.text), _figures(p.text)
+            for q, qsh, qfig in kept:
+                if (
+                    q.article_id != p.article_id
+                    and _overlap(sh, qsh) >= self.duplicate_overlap
+                    and not _restates(figures, qfig)
+                ):
                     if all(r.article_id != p.article_id for r in q.also_in):
                         q.also_in.append(p.ref())
                     break
             else:
                 if len(kept) < k:
-                    kept.append((p, sh))
-        return [p for p, _ in kept]
+                    kept.append((p, sh, figures))
+        return [p for p, _, _ in kept]

@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
+import numpy as np
+
 from assistant.answering.base import citation
 from assistant.answering.cross_encoder import load_scorer
 from assistant.answering.entities import DEFAULT_NER_MODEL
@@ -25,7 +27,8 @@ from assistant.answering.features import DocFreq, Sentence
 from assistant.answering.model import Candidate, ReaderModel, load_model
 from assistant.answering.reader import E5Encoder, EmbedderEncoder, Reader, SentenceEncoder
 from assistant.answering.refusal import refusal, refuse_threshold, refuses
-from assistant.answers import Answer, Citation, Passage
+from assistant.answering.timeline import Stated, timeline
+from assistant.answers import Answer, Citation, Dated, Passage, dated_lines
 from index.embeddings import Embedder
 from index.errors import ConfigError
 
@@ -42,6 +45,23 @@ def _holds(text: str, short: str) -> bool:
     after = r"(?!\w)" if short.endswith("%") else r"(?!\w)(?!\s*(?:%|percent\b))"
     pattern = before + re.escape(short).replace(r"\ ", r"\s+") + after
     return re.search(pattern, text.lower()) is not None
+
+
+def _entries(dated: list[Stated], citations: list[Citation]) -> list[Dated]:
+    """The timeline as the Answer carries it: the lead cited by every citation before the
+    earlier values' (its own sentence and a corroborating one), each earlier value by its own
+    (the last ``len(dated) - 1`` citations)."""
+    lead = len(citations) - len(dated) + 1
+    groups = [citations[:lead], *([c] for c in citations[lead:])]
+    return [
+        Dated(
+            value=v.value,
+            date=v.date,
+            cites=[c.n for c in cites],
+            article_ids=list(dict.fromkeys(c.article_id for c in cites)),
+        )
+        for v, cites in zip(dated, groups, strict=True)
+    ]
 
 
 def make_encoder(name: str, embedder: Embedder | None) -> SentenceEncoder:
@@ -100,9 +120,18 @@ class ExtractiveAnswerer:
             return refusal(question, passages, confidence=confidence)
         short: str | None = None
         lead: Sentence = reading.ranked[0][0]
-        if reading.candidates and self._trusted(*reading.candidates[0]):
-            best = reading.candidates[0][0]
-            short, lead = best.text.strip(), best.sentence
+        dated: list[Stated] = []
+        if reading.candidates:
+            best, p = reading.candidates[0]
+            dated = timeline(reading.candidates, reading.ranked, best, as_of)
+            if not self._trusted(best, p) and not (
+                dated and self._trusted(best, self._pooled(dated))
+            ):
+                dated = []
+            elif dated:  # the latest value as of the question leads
+                short, lead = dated[0].value, dated[0].sentence
+            else:
+                short, lead = best.text.strip(), best.sentence
         quotes = [lead]
         if short is not None:
             # corroboration: another article's sentence holding the same short answer
@@ -110,10 +139,15 @@ class ExtractiveAnswerer:
                 if s.passage.article_id != lead.passage.article_id and _holds(s.text, short):
                     quotes.append(s)
                     break
+        quotes += [v.sentence for v in dated[1:]]
         citations: list[Citation] = [
             citation(n, s.passage, s.span) for n, s in enumerate(quotes, 1)
         ]
         lines = [f"{short} [1]", ""] if short is not None else []
+        entries: list[Dated] = []
+        if dated:
+            entries = _entries(dated, citations)
+            lines = [*dated_lines(entries), ""]
         lines += [f"“{c.quote}” [{c.n}]" for c in citations]
         return Answer(
             question=question,
@@ -122,6 +156,7 @@ class ExtractiveAnswerer:
             citations=citations,
             passages=passages,
             confidence=confidence,
+            timeline=entries,
         )
 
     def _trusted(self, candidate: Candidate, probability: float) -> bool:
@@ -132,6 +167,16 @@ class ExtractiveAnswerer:
         f = candidate.features
         beside = f["first"] == 1.0 and f["fit"] == 1.0 and f["near"] >= NEAR_ENOUGH
         return probability >= self.short_min or beside
+
+    def _pooled(self, dated: list[Stated]) -> float:
+        """The lead's probability with the votes of every value of its timeline pooled: the
+        articles of June 8 and June 20 both answer how many were deployed, each as of its
+        date, and so support one another rather than split the vote."""
+        f = dict(dated[0].candidate.features)
+        f["votes"] = sum(v.candidate.features.get("votes", 0.0) for v in dated)
+        f["nvotes"] = sum(v.candidate.features.get("nvotes", 0.0) for v in dated)
+        short = self.model.short
+        return float(short.prob(np.array([[f.get(n, 0.0) for n in short.names]]))[0])
 
     def stream(
         self, question: str, passages: list[Passage], as_of: datetime | None = None

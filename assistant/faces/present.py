@@ -112,6 +112,14 @@ def source_view(source: Source | Citation) -> SourceView:
     )
 
 
+def timeline_lines(answer: Answer) -> list[str]:
+    """The answer's dated figures (``4,000 (June 20, 2025) [1]``, ``Earlier: …``) for a face
+    to show above its text: none when the text already carries them (the extractive answer
+    leads with them), so nothing is shown twice."""
+    lines = answer.timeline_lines()
+    return [] if all(line in answer.answer for line in lines) else lines
+
+
 def source_views(answer: Answer) -> list[SourceView]:
     """The answer's sources: each cited article once, with all its quotes."""
     return [source_view(s) for s in answer.sources]

@@ -1,0 +1,132 @@
+"""Dated figures side by side: a story updated from 2,000 to 4,000 Guard members leads with
+4,000 and its date, lists 2,000 as earlier, and keeps the two near copies apart; a "$2,000
+fine" on the same story is no part of it (the CLI in-process, with the real model and Chroma).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from answer_samples import GUARD_Q
+from conftest import write_jsonl
+from typer.testing import CliRunner
+
+from assistant import Answer, Dated
+from assistant.faces.cli import app
+from assistant.faces.present import timeline_lines
+from assistant.retrieval import _figures, _restates
+
+runner = CliRunner()
+
+# the June 8 article of the issue; the June 20 one is the same text with "4,000"
+STORY = (
+    "President Trump ordered {n} National Guard members to Los Angeles on Saturday after two "
+    "days of protests over immigration raids. Governor Gavin Newsom called the deployment "
+    "unlawful."
+)
+FINE = {
+    "id": "guard-fine",
+    "title": "Protester fined over Los Angeles blockade",
+    "source": "Valley Times",
+    "published": "2025-06-14",
+    "text": "A judge ordered a protester to pay a $2,000 fine on Friday for blocking a convoy "
+    "in Los Angeles. The protester said she would appeal.",
+}
+
+
+def _rows(fine: bool = False) -> list[dict[str, str]]:
+    rows = [
+        {
+            "id": "guard-june8",
+            "title": "Trump to deploy Guard in Los Angeles",
+            "source": "Wire Service",
+            "published": "2025-06-08",
+            "text": STORY.format(n="2,000"),
+        },
+        {
+            "id": "guard-june20",
+            "title": "Trump to deploy Guard in Los Angeles",
+            "source": "Wire Service",
+            "published": "2025-06-20",
+            "text": STORY.format(n="4,000"),
+        },
+    ]
+    return rows + ([FINE] if fine else [])
+
+
+def _ask(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["ask", GUARD_Q, "--json", "--no-server", *args])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+def _ingest(tmp_path: Path, rows: list[dict[str, str]]) -> None:
+    result = runner.invoke(app, ["ingest", str(write_jsonl(tmp_path / "guard.jsonl", rows))])
+    assert result.exit_code == 0, result.output
+
+
+def test_updated_figures_are_not_copies() -> None:
+    first, later = (_figures(STORY.format(n=n)) for n in ("2,000", "4,000"))
+    assert _restates(first, later)
+    # the same figures, or one more in a sentence only one chunk holds: still a copy
+    assert not _restates(first, _figures(STORY.format(n="2,000")))
+    assert not _restates(first, _figures(STORY.format(n="2,000") + " 12 were hurt."))
+
+
+def test_the_latest_figure_leads_and_the_earlier_one_follows(
+    data_env: Path, tmp_path: Path
+) -> None:
+    _ingest(tmp_path, _rows(fine=True))
+    answer = _ask()
+    lines = answer["answer"].splitlines()
+    assert lines[0] == "4,000 (June 20, 2025) [1]", answer["answer"]
+    assert lines[1] == "Earlier: 2,000 (June 8, 2025) [2]"
+    assert answer["short_answer"] == "4,000"
+    cited = {c["n"]: c for c in answer["citations"]}
+    assert cited[1]["article_id"] == "guard-june20" and "4,000" in cited[1]["quote"]
+    assert cited[2]["article_id"] == "guard-june8" and "2,000" in cited[2]["quote"]
+    assert "guard-fine" not in {c["article_id"] for c in answer["citations"]}
+    assert [
+        (d["value"], d["date"][:10], d["cites"], d["article_ids"]) for d in answer["timeline"]
+    ] == [
+        ("4,000", "2025-06-20", [1], ["guard-june20"]),
+        ("2,000", "2025-06-08", [2], ["guard-june8"]),
+    ]
+    # the near copies stay apart: neither hides the other as "also in"
+    passages = {p["article_id"]: p for p in answer["passages"]}
+    assert {"guard-june8", "guard-june20"} <= set(passages)
+    assert all(not p["also_in"] for p in passages.values())
+    assert all(not s["also_in"] for s in answer["sources"])
+
+
+def test_as_of_uses_nothing_after_it(data_env: Path, tmp_path: Path) -> None:
+    _ingest(tmp_path, _rows(fine=True))
+    answer = _ask("--as-of", "2025-06-10")
+    # the June 8 article alone (beside the fine): answered as before, with no later figure
+    assert "2,000" in answer["answer"] and "4,000" not in answer["answer"], answer["answer"]
+    assert "Earlier" not in answer["answer"] and answer["timeline"] == []
+    assert {p["article_id"] for p in answer["passages"]} == {"guard-june8"}
+
+
+def test_one_figure_is_no_timeline(data_env: Path, tmp_path: Path) -> None:
+    _ingest(tmp_path, [_rows()[0], FINE])
+    answer = _ask()
+    assert "2,000" in answer["answer"] and "Earlier" not in answer["answer"], answer["answer"]
+    assert answer["timeline"] == [] and "(June" not in answer["answer"]
+
+
+def test_the_presenter_shows_the_timeline_once() -> None:
+    when = datetime(2025, 6, 20, tzinfo=UTC)
+    dated = [
+        Dated(value="4,000", date=when, cites=[1], article_ids=["b"]),
+        Dated(value="2,000", date=when.replace(day=8), cites=[2], article_ids=["a"]),
+    ]
+    lines = ["4,000 (June 20, 2025) [1]", "Earlier: 2,000 (June 8, 2025) [2]"]
+    bare = Answer(question="q", answer="“…” [1]", timeline=dated)
+    assert timeline_lines(bare) == lines
+    carried = Answer(question="q", answer="\n".join([*lines, "", "“…” [1]"]), timeline=dated)
+    assert timeline_lines(carried) == []
+    assert timeline_lines(Answer(question="q", answer="2,000 [1]")) == []
