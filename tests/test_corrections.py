@@ -15,7 +15,7 @@ from conftest import CORPUS_2025, require_shared, write_jsonl
 from typer.testing import CliRunner
 
 from assistant.faces.cli import app
-from index.corrections import find_correction
+from index.corrections import Correction, find_correction
 
 runner = CliRunner()
 
@@ -118,3 +118,30 @@ def test_every_face_shows_the_note_beside_the_citation() -> None:
     assert view.correction == "Updated: This story has been updated with new information."
     for shown in (wire_line(view), slack_line(view), render.sources_html([answer])):
         assert "Updated: This story has been updated" in shown
+
+
+@pytest.mark.parametrize(
+    ("text", "replaced"),
+    [
+        # real notes of the 2022-2025 dumps, beside a story body of our own
+        ("The crime rate was 1,962 per 100,000.\nCorrection: In a previous version of this "
+         "piece, due to a data processing error, the Las Vegas crime rate was reported as "
+         "2,136 per 100,000 population.", ["2,136"]),
+        ("At least 12 people died.\nCORRECTION: An earlier version of this story quoted the "
+         "Australian Red Cross as saying at least 16 people had been killed.", ["16"]),
+        # the note states the right value, which the story states too
+        ("Ridgeway was 59.\nCorrection: An earlier version of this story included the wrong "
+         "age for Connie Ridgeway; she was 59 when she died.", []),
+        # "updated to correct …, which was …" names the right value
+        ("Ukraine's economy is small.\nCorrection: This story has been updated to correct the "
+         "GDP of Ukraine, which was $155.5 billion in 2020, according to the World Bank.", []),
+        # a link's digits and a year are no figures
+        ("Polls were close.\nAn earlier version of this article misstated its status in 2021. "
+         "https://www.usatoday.com/story/news/2020/10/20/covid/5993550002/", []),
+    ],
+)  # fmt: skip
+def test_a_correction_names_the_figures_it_replaces(text: str, replaced: list[str]) -> None:
+    found = find_correction(text)
+    assert found is not None and found.kind == "correction"
+    assert found.replaced == replaced
+    assert Correction.from_fields(found.fields()) == found

@@ -130,3 +130,52 @@ def test_the_presenter_shows_the_timeline_once() -> None:
     carried = Answer(question="q", answer="\n".join([*lines, "", "“…” [1]"]), timeline=dated)
     assert timeline_lines(carried) == []
     assert timeline_lines(Answer(question="q", answer="2,000 [1]")) == []
+
+
+CORRECTED = (
+    STORY.format(n="2,000")
+    + "\n\nCorrection: An earlier version of this story misstated the number of National Guard "
+    "members deployed as 3,000."
+)
+
+
+def test_a_value_a_correction_replaces_never_leads(data_env: Path, tmp_path: Path) -> None:
+    """The wire corrected its June 9 story (3,000 was wrong, 2,000 right); a paper's copy of
+    the uncorrected version, printed June 10, still says 3,000. The newest statement is the
+    wrong one: 2,000 leads, and the corrected article says so beside its citation."""
+    rows = [
+        {"id": "guard-fixed", "title": "Trump to deploy Guard in Los Angeles",
+         "source": "Wire Service", "published": "2025-06-09", "text": CORRECTED},
+        {"id": "guard-stale", "title": "Trump to deploy Guard in Los Angeles",
+         "source": "Daily Paper", "published": "2025-06-10", "text": STORY.format(n="3,000")},
+    ]  # fmt: skip
+    _ingest(tmp_path, rows)
+    answer = _ask()
+    first = answer["answer"].splitlines()[0]
+    assert "2,000" in first and "3,000" not in first, answer["answer"]
+    assert answer["short_answer"] in (None, "2,000") and answer["timeline"] == []
+    assert answer["citations"][0]["article_id"] == "guard-fixed"
+    assert answer["citations"][0]["correction"]["replaced"] == ["3,000"]
+    shown = runner.invoke(app, ["articles", "show", "guard-fixed", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["correction"]["replaced"] == ["3,000"]
+
+
+def test_a_question_for_the_latest_value_leads_with_the_newest(
+    data_env: Path, tmp_path: Path
+) -> None:
+    """The June 8 article is the fuller one on the question's words and ranks first; asked
+    for the latest figure, the June 20 value leads all the same."""
+    june8, june20 = _rows()
+    more = (
+        " The Guard members deployed to Los Angeles arrived Sunday; how many Guard members "
+        "were deployed was set by the Pentagon."
+    )
+    june8 = {**june8, "text": june8["text"] + more}
+    _ingest(tmp_path, [june8, june20])
+    question = "What is the latest number of Guard members deployed?"
+    result = runner.invoke(app, ["ask", question, "--json", "--no-server"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["answer"].splitlines()[0] == "4,000 (June 20, 2025) [1]", answer["answer"]
+    assert [d["value"] for d in answer["timeline"]] == ["4,000", "2,000"]

@@ -25,9 +25,16 @@ from assistant.answering.cross_encoder import load_scorer
 from assistant.answering.entities import DEFAULT_NER_MODEL
 from assistant.answering.features import DocFreq, Sentence
 from assistant.answering.model import Candidate, ReaderModel, load_model
-from assistant.answering.reader import E5Encoder, EmbedderEncoder, Reader, SentenceEncoder
+from assistant.answering.questions import wants_latest
+from assistant.answering.reader import (
+    LATEST_DEPTH,
+    E5Encoder,
+    EmbedderEncoder,
+    Reader,
+    SentenceEncoder,
+)
 from assistant.answering.refusal import refusal, refuse_threshold, refuses
-from assistant.answering.timeline import Stated, timeline
+from assistant.answering.timeline import TOP, Stated, timeline
 from assistant.answers import Answer, Citation, Dated, Passage, dated_lines
 from index.embeddings import Embedder
 from index.errors import ConfigError
@@ -45,6 +52,28 @@ def _holds(text: str, short: str) -> bool:
     after = r"(?!\w)" if short.endswith("%") else r"(?!\w)(?!\s*(?:%|percent\b))"
     pattern = before + re.escape(short).replace(r"\ ", r"\s+") + after
     return re.search(pattern, text.lower()) is not None
+
+
+def _uncorrected(
+    ranked: list[tuple[Sentence, float]],
+    cands: list[tuple[Candidate, float]],
+    passages: list[Passage],
+) -> tuple[list[tuple[Sentence, float]], list[tuple[Candidate, float]]]:
+    """The reader's sentences and candidates with what a correction replaced put last: a
+    figure a corrected article's note names as wrong ("an earlier version … quoted the Red
+    Cross as saying at least 16 people had been killed") never leads, wherever it is stated
+    (the note itself, or a copy of the story from before the correction)."""
+    wrong = [v for p in passages if p.correction for v in p.correction.replaced]
+    if not wrong:
+        return ranked, cands
+
+    def bad(text: str) -> bool:
+        return any(_holds(text, v) for v in wrong)
+
+    return (
+        sorted(ranked, key=lambda r: bad(r[0].text)),
+        [c for c in cands if not bad(c[0].text)],
+    )
 
 
 def _entries(dated: list[Stated], citations: list[Citation]) -> list[Dated]:
@@ -118,12 +147,14 @@ class ExtractiveAnswerer:
         confidence = round(reading.answerable, 4)
         if not reading.ranked or refuses(reading.answerable, self.refuse_below):
             return refusal(question, passages, confidence=confidence)
+        ranked, cands = _uncorrected(reading.ranked, reading.candidates, passages)
         short: str | None = None
-        lead: Sentence = reading.ranked[0][0]
+        lead: Sentence = ranked[0][0]
         dated: list[Stated] = []
-        if reading.candidates:
-            best, p = reading.candidates[0]
-            dated = timeline(reading.candidates, reading.ranked, best, as_of)
+        if cands:
+            best, p = cands[0]
+            top = LATEST_DEPTH if wants_latest(question) else TOP
+            dated = timeline(cands, ranked, best, as_of, top)
             if not self._trusted(best, p) and not (
                 dated and self._trusted(best, self._pooled(dated))
             ):
@@ -135,7 +166,7 @@ class ExtractiveAnswerer:
         quotes = [lead]
         if short is not None:
             # corroboration: another article's sentence holding the same short answer
-            for s, _ in reading.ranked:
+            for s, _ in ranked:
                 if s.passage.article_id != lead.passage.article_id and _holds(s.text, short):
                     quotes.append(s)
                     break

@@ -37,7 +37,8 @@ _RULES: list[tuple[re.Pattern[str], Kind]] = [
     (re.compile(r"\bhow (many|much|long|old|far|big|tall|high|large)\b"), Kind.NUMBER),
     (
         re.compile(
-            r"\bwhat (?:was|is|were|are)? ?(?:the )?(?:new |total |estimated |average )?"
+            r"\bwhat (?:was|is|were|are)? ?(?:the )?(?:new |total |estimated |average |latest |current "
+            r"|most recent |updated |official )?"
             r"(number|percentage|percent|share|amount|cost|price|fee|rate|age|sum|total|"
             r"fine|salary|value|score|temperature|death toll|toll|population|budget|"
             r"revenue|profit|deficit|debt|funding|spending|wage|bail|ransom|reward|bonus|"
@@ -92,3 +93,19 @@ def analyse(question: str) -> QuestionInfo:
         kind = Kind.ENTITY  # "Which nation ...", "What animal ...": a name is wanted
     terms = [t for t in query_terms(question) if t not in QUESTION_WORDS]
     return QuestionInfo(question, kind, terms)
+
+
+# "What is the latest …", "How many … now", "so far", "to date", "currently": the asker
+# wants the newest value, not the best-ranked one. "latest" before a thing ("its latest
+# film", "the latest draft") names that thing, so it counts only before a value's noun.
+_LATEST = re.compile(
+    r"\b(?:now|currently|so far|to date|as of (?:now|today)|at (?:the moment|present)"
+    r"|(?:the )?(?:latest|most recent|newest|current|updated) (?:\w+ )?"
+    r"(?:number|count|figure|total|toll|death toll|estimate|tally|count|price|rate|"
+    r"forecast|projection|poll|standings|ranking|leader|score|status|age|value|amount))\b"
+)
+
+
+def wants_latest(question: str) -> bool:
+    """Whether ``question`` asks for the newest value of something that changes."""
+    return _LATEST.search(question.split("(about:")[0].lower()) is not None

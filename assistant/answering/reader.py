@@ -29,7 +29,7 @@ from assistant.answering.model import (
     question_features,
     row,
 )
-from assistant.answering.questions import QuestionInfo, analyse
+from assistant.answering.questions import QuestionInfo, analyse, wants_latest
 from assistant.answers import Passage
 from index.embeddings import Embedder
 from index.errors import ConfigError
@@ -96,6 +96,10 @@ class Reading:
     answerable: float = 0.0
 
 
+# the best sentences a question for the latest value takes candidates from (else five)
+LATEST_DEPTH = 10
+
+
 class Reader:
     def __init__(
         self,
@@ -140,7 +144,8 @@ class Reader:
         F.costly_features(info, top, sim, entities(texts, self.ner_model), ce)
         p2 = m.stage2.prob(F.matrix(top, m.stage2.names))
         ranked = sorted(zip(top, p2.tolist(), strict=True), key=lambda t: -t[1])
-        cands = candidates(info, ranked)
+        # a question for the latest value looks deeper for the newer articles' values
+        cands = candidates(info, ranked, LATEST_DEPTH if wants_latest(question) else 5)
         probs = m.short.prob(
             np.array([[c.features.get(n, 0.0) for n in m.short.names] for c in cands])
         ).tolist()

@@ -78,17 +78,19 @@ def timeline(
     ranked: list[tuple[Sentence, float]],
     lead: Candidate,
     as_of: datetime | None = None,
+    top: int = TOP,
 ) -> list[Stated]:
     """The lead's value and every other value of the same question stated by an article of
     another date, each at its newest statement, newest first; empty when all agree. Only
-    dated articles up to ``as_of`` count."""
+    dated articles up to ``as_of`` count, and only sentences among the reader's best
+    ``top`` (a question that asks for the latest value looks further)."""
     if lead.sentence.passage.published is None:
         return []
-    best = {id(s) for s, _ in ranked[:TOP]}
+    best = {id(s) for s, _ in ranked[:top]}
     bound = None
     if as_of is not None:  # a bare date includes its day, as retrieval's bound does
         bound = _utc(as_of) + (
-            timedelta(seconds=86399) if as_of.time() == dtime.min else 0 * timedelta()
+            timedelta(seconds=86399) if as_of.time() == dtime.min else timedelta(0)
         )
     found: dict[str, Stated] = {}
     for c, _ in scored:
