@@ -37,8 +37,8 @@ _RULES: list[tuple[re.Pattern[str], Kind]] = [
     (re.compile(r"\bhow (many|much|long|old|far|big|tall|high|large)\b"), Kind.NUMBER),
     (
         re.compile(
-            r"\bwhat (?:was|is|were|are)? ?(?:the )?(?:new |total |estimated |average |latest |current "
-            r"|most recent |updated |official )?"
+            r"\bwhat (?:was|is|were|are)? ?(?:the )?"
+            r"(?:new |total |estimated |average |latest |current |most recent |updated |official )?"
             r"(number|percentage|percent|share|amount|cost|price|fee|rate|age|sum|total|"
             r"fine|salary|value|score|temperature|death toll|toll|population|budget|"
             r"revenue|profit|deficit|debt|funding|spending|wage|bail|ransom|reward|bonus|"
