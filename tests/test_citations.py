@@ -139,7 +139,7 @@ def test_observed_prompt_date_and_invented_figures_are_caught() -> None:
     p = passage(SAMPLE_LEAD)
     # the prompt's "Today's date" copied into the answer
     [check] = check_sentences("The protests began on November 30, 2026 [1].", [p])
-    assert check.status == "unsupported" and set(check.missing) == {"30", "2026", "November"}
+    assert check.status == "unsupported" and check.missing == ["November 30, 2026"]
     # invented figures and a range around the real one
     assert statuses("The National Guard deployed 100 [1].", [p]) == ["unsupported"]
     assert statuses("It deployed 1,000 to 1,010 members [1].", [p]) == ["unsupported"]
@@ -163,3 +163,20 @@ def test_numbers_in_words_units_and_rounding() -> None:
     assert statuses("About 2,500 troops went [1].", [p]) == ["unsupported"]
     assert [(f.text, f.value) for f in numbers("$1.5bn, 3 tn")] == [
         ("1.5 bn", 1.5e9), ("3 tn", 3e12)]  # fmt: skip
+
+
+def test_a_dated_figure_is_checked_against_the_passage_it_cites() -> None:
+    """A model told the passages' dates writes "4,000 (June 20, 2025)": the figure and the
+    day must both be in the passage it cites (its text or its publication date). The June
+    8 story says "20" and "June" too, which is no backing for "June 20"."""
+    story = "President Trump ordered {n} Guard members to Los Angeles. About 20 were hurt."
+    june8 = passage(story.format(n="2,000"), "a", published=datetime(2025, 6, 8))
+    june20 = passage(story.format(n="4,000"), "b", published=datetime(2025, 6, 20))
+    right = "4,000 (June 20, 2025) [2]\nEarlier: 2,000 (June 8, 2025) [1]"
+    assert statuses(right, [june8, june20]) == ["supported", "supported"]
+    swapped = "2,000 (June 20, 2025) [1]"
+    [check] = check_sentences(swapped, [june8, june20])
+    assert check.status == "unsupported" and check.missing == ["June 20, 2025"]
+    # a day the cited text itself names is backed: "on June 6, the Pentagon said …"
+    named = passage("On June 6, the Pentagon sent 700 Marines.", "c")
+    assert statuses("700 Marines were sent on June 6 [1].", [named]) == ["supported"]

@@ -6,17 +6,21 @@ fine" on the same story is no part of it (the CLI in-process, with the real mode
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from answer_samples import GUARD_Q
 from conftest import write_jsonl
+from fake_llm import OpenAIServer, source_with
 from typer.testing import CliRunner
 
-from assistant import Answer, Dated
+from assistant import Answer, Dated, Passage, Settings
+from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.llm import LLMAnswerer
 from assistant.faces.cli import app
-from assistant.faces.present import timeline_lines
+from assistant.faces.present import answer_text, timeline_lines
 from assistant.retrieval import _figures, _restates
 
 runner = CliRunner()
@@ -179,3 +183,56 @@ def test_a_question_for_the_latest_value_leads_with_the_newest(
     answer = json.loads(result.stdout)
     assert answer["answer"].splitlines()[0] == "4,000 (June 20, 2025) [1]", answer["answer"]
     assert [d["value"] for d in answer["timeline"]] == ["4,000", "2,000"]
+
+
+def _guard_passages() -> list[Passage]:
+    """The June 20 and June 8 articles as the retriever hands them over, newest first."""
+    out = []
+    for row in reversed(_rows()):
+        text = row["text"]
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S.*?[.!?](?=\s|$)", text)]
+        when = datetime.fromisoformat(row["published"])
+        out.append(Passage(chunk_id=f"{row['id']}:0", article_id=row["id"], title=row["title"],
+                           source=row["source"], published=when, start=0, end=len(text),
+                           text=text, sentences=spans, score=0.5))  # fmt: skip
+    return out
+
+
+def _llm(url: str) -> LLMAnswerer:
+    s = Settings.load(answerer="llm", llm_backend="openai", llm_model="fake", llm_base_url=url)
+    return LLMAnswerer.from_settings(s, ExtractiveAnswerer())
+
+
+def test_the_language_model_answer_carries_the_dated_figures() -> None:
+    """The model reads the passages' dates and writes the latest figure with its date; its
+    answer carries the timeline (the earlier figure cited by its own passage number) and
+    every face shows it from the one presenter. A figure given another passage's date is
+    flagged."""
+    passages = _guard_passages()
+    with OpenAIServer() as server:
+
+        def dated(messages: list[dict[str, Any]]) -> str:
+            assert 'published="2025-06-20' in messages[-1]["content"]
+            n = source_with(messages, "4,000")
+            return (f"4,000 (June 20, 2025) [{n}]\n\n"
+                    f"Trump ordered 4,000 Guard members to Los Angeles [{n}].")  # fmt: skip
+
+        server.reply = dated
+        answer = _llm(server.url).answer(GUARD_Q, passages)
+        assert answer.answerer == "llm" and answer.verification is not None
+        assert answer.verification.outcome == "verified", answer.verification
+        assert [(d.value, d.date.day, d.cites, d.article_ids) for d in answer.timeline] == [
+            ("4,000", 20, [1], ["guard-june20"]),
+            ("2,000", 8, [2], ["guard-june8"]),
+        ]
+        # the June 8 passage, which the model did not cite, is cited for its figure
+        assert [c.n for c in answer.citations] == [1, 2]
+        assert "2,000" in answer.citations[1].quote
+        shown = answer_text(answer)
+        assert shown.startswith("4,000 (June 20, 2025) [1]\nEarlier: 2,000 (June 8, 2025) [2]")
+        assert shown.endswith(answer.answer)
+
+        server.reply = lambda m: f"4,000 (June 8, 2025) [{source_with(m, '4,000')}]"
+        wrong = _llm(server.url).answer(GUARD_Q, passages)
+        assert wrong.verification is not None and wrong.verification.outcome != "verified"
+        assert "June 8, 2025" in wrong.verification.sentences[0].missing

@@ -31,6 +31,7 @@ from assistant.answering.reader import (
     E5Encoder,
     EmbedderEncoder,
     Reader,
+    Reading,
     SentenceEncoder,
 )
 from assistant.answering.refusal import refusal, refuse_threshold, refuses
@@ -147,22 +148,7 @@ class ExtractiveAnswerer:
         confidence = round(reading.answerable, 4)
         if not reading.ranked or refuses(reading.answerable, self.refuse_below):
             return refusal(question, passages, confidence=confidence)
-        ranked, cands = _uncorrected(reading.ranked, reading.candidates, passages)
-        short: str | None = None
-        lead: Sentence = ranked[0][0]
-        dated: list[Stated] = []
-        if cands:
-            best, p = cands[0]
-            top = LATEST_DEPTH if wants_latest(question) else TOP
-            dated = timeline(cands, ranked, best, as_of, top)
-            if not self._trusted(best, p) and not (
-                dated and self._trusted(best, self._pooled(dated))
-            ):
-                dated = []
-            elif dated:  # the latest value as of the question leads
-                short, lead = dated[0].value, dated[0].sentence
-            else:
-                short, lead = best.text.strip(), best.sentence
+        short, lead, dated, ranked = self._lead(question, reading, passages, as_of)
         quotes = [lead]
         if short is not None:
             # corroboration: another article's sentence holding the same short answer
@@ -189,6 +175,35 @@ class ExtractiveAnswerer:
             confidence=confidence,
             timeline=entries,
         )
+
+    def dated_values(
+        self, question: str, passages: list[Passage], as_of: datetime | None = None
+    ) -> list[Stated]:
+        """The values of what was asked that the passages' articles of different dates
+        state, newest first, as this answerer would lead with them (empty when they agree,
+        or when it would refuse or trust no short answer): what another answerer's reply
+        is shown beside."""
+        reading = self.reader.read(question, passages, as_of)
+        if not reading.ranked or refuses(reading.answerable, self.refuse_below):
+            return []
+        return self._lead(question, reading, passages, as_of)[2]
+
+    def _lead(
+        self, question: str, reading: Reading, passages: list[Passage], as_of: datetime | None
+    ) -> tuple[str | None, Sentence, list[Stated], list[tuple[Sentence, float]]]:
+        """The short answer (or None), the sentence that leads, the timeline and the ranked
+        sentences (what a correction replaced put last)."""
+        ranked, cands = _uncorrected(reading.ranked, reading.candidates, passages)
+        if not cands:
+            return None, ranked[0][0], [], ranked
+        best, p = cands[0]
+        top = LATEST_DEPTH if wants_latest(question) else TOP
+        dated = timeline(cands, ranked, best, as_of, top)
+        if not self._trusted(best, p) and not (dated and self._trusted(best, self._pooled(dated))):
+            return None, ranked[0][0], [], ranked
+        if dated:  # the latest value as of the question leads
+            return dated[0].value, dated[0].sentence, dated, ranked
+        return best.text.strip(), best.sentence, [], ranked
 
     def _trusted(self, candidate: Candidate, probability: float) -> bool:
         """A short answer leads when the model trusts it, or when the best sentence states

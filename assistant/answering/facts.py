@@ -75,7 +75,8 @@ NOT_NAMES = TITLES | set(
     also however meanwhile according some many most all both each several no not one other
     another more less only just such yes today yesterday tomorrow tonight is are was were be
     been has have had do does did will would can could should may might must
-    officials official sources source article articles report reports""".split()
+    officials official sources source article articles report reports
+    earlier later latest previously now currently""".split()
 )
 # the checker: hedges and number words are no names either; months and weekdays are, since
 # a sentence's dates must be backed as its names are

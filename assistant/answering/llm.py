@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
-from assistant.answering.base import Answerer
+from assistant.answering.base import Answerer, citation
 from assistant.answering.injection import defuse, injected_spans
 from assistant.answering.verify import shorten, verify_reply
-from assistant.answers import Answer, Passage, Verification
+from assistant.answers import Answer, Dated, Passage, Verification
 from assistant.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class LLMAnswerer:
             verification = Verification(outcome="error", model=self.label, raw="".join(raw))
             yield from self._fallback(question, passages, as_of, notice, verification, not raw)
             return
-        result = self.finish(question, passages, "".join(raw))
+        result = self.finish(question, passages, "".join(raw), as_of)
         if result.answerer == self.name:
             yield result
         else:  # the verified reply fell back: its text was streamed already
@@ -190,15 +190,44 @@ class LLMAnswerer:
         result.verification = verification
         yield result
 
-    def finish(self, question: str, passages: list[Passage], raw: str) -> Answer:
+    def finish(
+        self, question: str, passages: list[Passage], raw: str, as_of: datetime | None = None
+    ) -> Answer:
         """Verify the model's reply ``raw`` and turn it into the Answer (or the fallback's)."""
         verified = verify_reply(
             question, passages, raw, label=self.label, unsupported=self.unsupported
         )
         if isinstance(verified, Answer):
-            return verified
+            return self._dated(verified, as_of)
         answer = self.fallback.answer(question, defuse(passages))
         answer.passages = passages
         answer.notices.append(verified.notice)
         answer.verification = verified.verification
+        return answer
+
+    def _dated(self, answer: Answer, as_of: datetime | None) -> Answer:
+        """``answer`` with the timeline the extractive reader finds in its passages (the
+        values articles of different dates state), each value cited by the number of the
+        passage stating it, as the model's own citations are; a passage the model did not
+        cite gets a citation of the sentence stating the value."""
+        dated_values = getattr(self.fallback, "dated_values", None)
+        if dated_values is None or answer.refused:
+            return answer
+        passages = answer.passages
+        numbers = {p.chunk_id: n for n, p in reversed(list(enumerate(passages, 1)))}
+        dated = dated_values(answer.question, defuse(passages), as_of)
+        found = [numbers.get(v.sentence.passage.chunk_id) for v in dated]
+        if any(n is None for n in found):  # not one of the passages the model read
+            return answer
+        cited = {c.n for c in answer.citations}
+        entries: list[Dated] = []
+        for v, n in zip(dated, found, strict=True):
+            assert n is not None
+            if n not in cited:
+                answer.citations.append(citation(n, passages[n - 1], v.sentence.span))
+                cited.add(n)
+            aid = passages[n - 1].article_id
+            entries.append(Dated(value=v.value, date=v.date, cites=[n], article_ids=[aid]))
+        answer.citations.sort(key=lambda c: c.n)
+        answer.timeline = entries
         return answer

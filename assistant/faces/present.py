@@ -120,6 +120,13 @@ def timeline_lines(answer: Answer) -> list[str]:
     return [] if all(line in answer.answer for line in lines) else lines
 
 
+def answer_text(answer: Answer) -> str:
+    """The answer's text as a face shows it: its dated figures first when the text does
+    not carry them (a language model's reply), then the text."""
+    lines = timeline_lines(answer)
+    return "\n".join([*lines, "", answer.answer]) if lines else answer.answer
+
+
 def source_views(answer: Answer) -> list[SourceView]:
     """The answer's sources: each cited article once, with all its quotes."""
     return [source_view(s) for s in answer.sources]

@@ -41,6 +41,7 @@ from assistant import (
     configure_logging,
 )
 from assistant.faces.api.bodies import BodyLimit
+from assistant.faces.present import answer_text
 from assistant.faces.slack_messages import answer_blocks, escape
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class SlackBot:
             ts=placeholder["ts"],
             # the notification / screen-reader text: escaped like the blocks, or an article's
             # "<!channel>" would notify a whole channel
-            text=escape(answer.answer),
+            text=escape(answer_text(answer)),
             blocks=answer_blocks(answer),
             metadata={"event_type": METADATA_EVENT, "event_payload": payload},
         )

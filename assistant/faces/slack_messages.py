@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from assistant import REFUSAL_HINT, Answer
-from assistant.faces.present import SourceView, source_views
+from assistant.faces.present import SourceView, answer_text, source_views
 
 _SECTION_MAX = 2900  # Slack refuses section text over 3000 characters
 
@@ -59,7 +59,7 @@ def to_mrkdwn(answer: Answer) -> tuple[str, str]:
         )
         return text, ""
     lines = []
-    for line in answer.answer.splitlines():
+    for line in answer_text(answer).splitlines():
         quoted = line.lstrip().startswith(("“", '"'))
         lines.append(("> " if quoted else "") + escape(line))
     sources = []

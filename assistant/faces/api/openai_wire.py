@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant import Answer
-from assistant.faces.present import SourceView, source_views
+from assistant.faces.present import SourceView, source_views, timeline_lines
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,12 @@ def source_line(view: SourceView) -> str:
 
 
 def footer(answer: Answer) -> str:
-    """What follows the answer text: the Sources list and the answer's notices."""
+    """What follows the answer text: its dated figures when the text lacks them (a language
+    model's reply, streamed before they were known), the Sources list and the notices."""
+    dated = timeline_lines(answer)
+    text = "\n\n" + "\n".join(defuse(line) for line in dated) if dated else ""
     lines = [source_line(v) for v in source_views(answer)]
-    text = "\n\nSources\n" + "\n".join(lines) if lines else ""
+    text += "\n\nSources\n" + "\n".join(lines) if lines else ""
     if answer.notices:
         text += "\n\n" + "\n".join(f"_Note: {defuse(n)}_" for n in answer.notices)
     return text

@@ -24,7 +24,7 @@ from assistant import (
 )
 from assistant.faces import running
 from assistant.faces.cli.common import CollectionOpt, err, out
-from assistant.faces.present import source_views
+from assistant.faces.present import answer_text, source_views
 
 KOpt = Annotated[int | None, typer.Option("--k", "-k", help="passages to answer from")]
 SourceOpt = Annotated[
@@ -92,7 +92,7 @@ def _as_of(value: str | None) -> datetime | None:
 def print_answer(answer: Answer) -> None:
     """The answer, then its numbered sources with the quoted sentence."""
     style = "yellow" if answer.refused else "bold"
-    out.print(f"[{style}]{escape(answer.answer)}[/]", soft_wrap=True)
+    out.print(f"[{style}]{escape(answer_text(answer))}[/]", soft_wrap=True)
     sources = source_views(answer)  # each cited article once, with all its quotes
     if sources:
         out.print()

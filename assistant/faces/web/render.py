@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from assistant import Answer, ArticleRecord, Passage, Quote, StoreStats
-from assistant.faces.present import FeedView, SourceView, day, safe_url, source_views
+from assistant.faces.present import (
+    FeedView,
+    SourceView,
+    answer_text,
+    day,
+    safe_url,
+    source_views,
+)
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -71,7 +78,7 @@ def chat_html(
     ``failed`` (question, why) of a turn that could not be answered (the store is down)."""
     parts = []
     for turn, answer in enumerate(answers):
-        body = answer_html(answer.answer, turn, {c.n for c in answer.citations})
+        body = answer_html(answer_text(answer), turn, {c.n for c in answer.citations})
         notices = "".join(f'<div class="notice">{esc(n)}</div>' for n in answer.notices)
         parts.append(
             _turn_html(turn, answer.question, body + notices, final=True, refused=answer.refused)
