@@ -274,3 +274,37 @@ def test_upload_takes_feeds_and_json_files(browser: Any, app: dict[str, Any]) ->
     assert _upload(page, dump, app).startswith("one-article.json: 1 new")
     assert not dialogs and not more
     context.close()
+
+
+def test_the_author_box_leaves_out_another_reporters_story(
+    browser: Any, app: dict[str, Any]
+) -> None:
+    """Two reporters' stories on one event; with "Jane Okafor" in the Author box only hers
+    is read and cited, and its card carries her byline (left empty, the other one's newer
+    figure leads: tried)."""
+    dump = app["tmp"] / "two-reporters.json"
+    text = "The Marlow ferry terminal reopened on {d} after repairs costing {n} dollars."
+    dump.write_text(
+        json.dumps([
+            {"id": "ferry-okafor", "title": "Marlow ferry terminal reopens", "source": "Bay Post",
+             "author": "Jane Okafor", "published": "2025-05-03",
+             "text": text.format(d="Friday", n="4 million")},
+            {"id": "ferry-lind", "title": "Ferry terminal in Marlow back in service",
+             "source": "Coast Daily", "author": "Per Lind", "published": "2025-05-04",
+             "text": text.format(d="Saturday", n="4.2 million")},
+        ]),
+        encoding="utf-8",
+    )  # fmt: skip
+    context, page, dialogs = open_page(browser, app)
+    assert _upload(page, dump, app).startswith("two-reporters.json: 2 new")
+    page.get_by_text("Filters").click()
+    page.locator("#author input, #author textarea").first.fill("Jane Okafor")
+    bot = ask(page, "How much did the repairs of the Marlow ferry terminal cost?")
+    assert "4 million" in bot.inner_text() and "4.2 million" not in bot.inner_text()
+    cards = page.locator("#sources .src-card")
+    cards.first.wait_for()
+    heads = [cards.nth(i).inner_text() for i in range(cards.count())]
+    assert heads and all("Jane Okafor" in h for h in heads), heads
+    assert not any("Coast Daily" in h or "Per Lind" in h for h in heads), heads
+    assert not dialogs
+    context.close()
