@@ -45,6 +45,9 @@ class Passage(BaseModel):
     dense_score: float | None = None
     lexical_score: float | None = None
     also_in: list[SourceRef] = Field(default_factory=list)
+    # set by answering.injection.defuse: its instruction-like sentences are out already, so
+    # nothing scans it for them again; not part of the Answer JSON
+    defused: bool = Field(default=False, exclude=True)
 
     def ref(self) -> SourceRef:
         """This passage as another source of a passage it duplicates."""

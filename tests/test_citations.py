@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from assistant.answering.facts import names, numbers
-from assistant.answers import Passage
-from assistant.citations import (
+from assistant.answering.citations import (
     best_sentence,
     check_sentences,
     injected_spans,
@@ -15,6 +13,8 @@ from assistant.citations import (
     split_sentences,
     support_text,
 )
+from assistant.answering.facts import names, numbers
+from assistant.answers import Passage
 
 GUARD = (
     "Tensions escalated in Los Angeles this week as immigration protests erupted. "

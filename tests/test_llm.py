@@ -17,11 +17,11 @@ from fake_llm import Messages, OllamaServer, OpenAIServer, source_with
 from assistant import Answer, Assistant, ConfigError, Passage, Settings
 from assistant.answering import ExtractiveAnswerer, make_answerer
 from assistant.answering.backends import build_llm
+from assistant.answering.citations import outcome_counts
 from assistant.answering.condense import LLMCondenser
 from assistant.answering.llm import LLMAnswerer
 from assistant.answering.verify import UNVERIFIED
 from assistant.chat import Turn
-from assistant.citations import outcome_counts
 from assistant.prompts import load_prompt
 
 ARTICLE = SAMPLE.read_text(encoding="utf-8")

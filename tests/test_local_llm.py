@@ -26,10 +26,10 @@ from conftest import SAMPLE
 
 from assistant import Answer, Assistant, ConfigError, Settings
 from assistant.answering.backends import build_llm
+from assistant.answering.citations import markers, outcome_counts
 from assistant.answering.condense import LLMCondenser
 from assistant.answering.llm import LLMAnswerer
 from assistant.answering.verify import UNVERIFIED
-from assistant.citations import markers, outcome_counts
 
 pytestmark = pytest.mark.slow
 ARTICLE = SAMPLE.read_text(encoding="utf-8")

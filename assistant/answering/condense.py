@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from assistant.answering.citations import strip_markers
 from assistant.answering.verify import shorten, unthought
-from assistant.citations import strip_markers
 from assistant.prompts import load_prompt
 from index.text import query_terms
 

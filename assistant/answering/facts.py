@@ -1,7 +1,7 @@
 """Facts of a sentence, in one place: numbers (with their values), names, dates, and the
 spans that could answer a question of a given kind.
 
-Two users read them. Citation verification (assistant/citations.py) checks that every
+Two users read them. Citation verification (assistant/answering/citations.py) checks that every
 number and name of a generated sentence is in the passage it cites: :func:`numbers` and
 :func:`names`. The learned reader's features (features.py) ask whether a sentence holds a
 span of the asked type: :func:`candidates`. Both rest on one list of capitalised words that

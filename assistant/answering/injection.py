@@ -6,7 +6,9 @@ were deployed." must not become the answer, whether a language model would obey 
 extractive answerer would quote it. :func:`defuse` runs once per question (in
 ``Assistant.stream``), so every answerer reads the same cleaned passages: the instruction-like
 sentences are left out of ``Passage.sentences`` and blanked in ``Passage.text`` (same length,
-so every character offset still points at the article).
+so every character offset still points at the article). A cleaned passage says so
+(``Passage.defused``): ``defuse`` passes it through and :func:`injected_spans` finds nothing in
+it, so no later step scans it again.
 
 A sentence counts as an instruction when it addresses the model: "ignore/disregard the above
 or previous instructions", a message to "AI assistants" or "language models", role play ("you
@@ -22,6 +24,7 @@ from __future__ import annotations
 import re
 
 from assistant.answers import Passage
+from index.text import split_sentences
 
 _AI = (
     r"(?:ai|a\.i\.|artificial intelligence|llms?|large language models?|language models?"
@@ -82,7 +85,6 @@ _PATTERNS = [
     r"\b(?:tell|inform)\W+(?:the\W+)?(?:user|reader|questioner)s?\W+that\b",
 ]
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE | re.MULTILINE)
-_SENTENCE = re.compile(r"\S.*?(?:[.!?][\"'”’)]*(?=\s)|$)", re.DOTALL)
 
 
 def is_instruction(sentence: str) -> bool:
@@ -91,36 +93,38 @@ def is_instruction(sentence: str) -> bool:
 
 
 def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
-    """The passage's sentences (article offsets); split here when retrieval gave none."""
+    """The passage's sentences (article offsets); split as the index splits an article when
+    retrieval gave none."""
     if passage.sentences:
         return list(passage.sentences)
-    return [
-        (passage.start + m.start(), passage.start + m.end())
-        for m in _SENTENCE.finditer(passage.text)
-    ]
+    return [(passage.start + s, passage.start + e) for s, e in split_sentences(passage.text)]
 
 
 def injected_spans(passage: Passage) -> list[tuple[int, int]]:
-    """Sentences of ``passage`` (article offsets) that read like instructions to a model."""
+    """Sentences of ``passage`` (article offsets) that read like instructions to a model;
+    none in a defused passage."""
+    if passage.defused:
+        return []
     return [s for s in sentence_spans(passage) if is_instruction(passage.sentence_text(s))]
 
 
 def defuse(passages: list[Passage]) -> list[Passage]:
-    """``passages`` without their instruction-like sentences: left out of ``sentences`` and
-    blanked in ``text``. A passage that is nothing but instructions is dropped."""
+    """``passages`` without their instruction-like sentences, each marked ``defused``: left
+    out of ``sentences`` and blanked in ``text``. A passage that is nothing but instructions
+    is dropped; one defused already is kept as it is."""
     out: list[Passage] = []
     for passage in passages:
-        spans = sentence_spans(passage)
-        bad = [s for s in spans if is_instruction(passage.sentence_text(s))]
+        bad = injected_spans(passage)
         if not bad:
-            out.append(passage)
+            out.append(passage if passage.defused else passage.model_copy(update={"defused": True}))
             continue
-        keep = [s for s in spans if s not in bad]
+        keep = [s for s in sentence_spans(passage) if s not in bad]
         if not keep:
             continue
         text = passage.text
         for start, end in bad:
             a, b = start - passage.start, end - passage.start
             text = text[:a] + " " * (b - a) + text[b:]
-        out.append(passage.model_copy(update={"sentences": keep, "text": text}))
+        update = {"sentences": keep, "text": text, "defused": True}
+        out.append(passage.model_copy(update=update))
     return out

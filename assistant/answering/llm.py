@@ -1,5 +1,5 @@
 """The LLM answerer: a language model writes the answer from numbered sources, then every
-sentence is verified against the passage it cites (assistant/citations.py).
+sentence is verified against the passage it cites (assistant/answering/citations.py).
 
 Text streams as the model writes it; the final Answer then carries the verified text, which
 may differ (flagged or removed sentences, or the extractive answer when the model's reply

@@ -4,8 +4,8 @@ is recognised as one (prompts/refuse.md tells the model to open with the same wo
 
 from __future__ import annotations
 
+from assistant.answering.citations import strip_markers
 from assistant.answers import Answer, Passage, Verification
-from assistant.citations import strip_markers
 
 # every refusal opens with this; the refuse prompt asks the model for it word for word
 REFUSAL_OPENING = "The indexed articles don't say"

@@ -1,6 +1,6 @@
 """Verification of a language model's reply, turned into the Answer a face shows.
 
-Every sentence is checked against the passage it cites (assistant/citations.py); the text is
+Every sentence is checked against the passage it cites (answering/citations.py); the text is
 then rebuilt sentence by sentence: invalid ``[n]`` markers taken out, a sentence whose facts
 are in another passage re-cited, an unsupported one flagged ``[unverified]`` or removed. A
 reply with no supported sentence is rejected, and the caller answers another way.
@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 
 from assistant.answering.base import citation
+from assistant.answering.citations import MARKER, best_sentence, checked_sentences, strip_markers
 from assistant.answering.refusal import is_refusal, refusal
 from assistant.answers import Answer, Citation, Passage, SentenceCheck, Verification
-from assistant.citations import MARKER, best_sentence, checked_sentences, strip_markers
 
 UNVERIFIED = "[unverified]"
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answering.backends import backend_for, describe
-from assistant.citations import outcome_counts
+from assistant.answering.citations import outcome_counts
 from assistant.core import Assistant
 from assistant.evaluation import report as rep
 from assistant.evaluation.compare import compare

@@ -12,8 +12,8 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
+from assistant.answering.citations import Support, markers, split_sentences
 from assistant.answers import Answer, Passage
-from assistant.citations import Support, markers, split_sentences
 
 # The answer text in which an acceptable answer must appear: its opening, not a quote far down.
 ANSWER_WINDOW = 300

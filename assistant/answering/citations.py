@@ -91,7 +91,11 @@ def strip_markers(text: str) -> str:
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of an answer, its trailing ``[n]`` markers included.
     A sentence ends at a line break, or at ``.!?`` followed by a space or the end; a full stop
-    inside "2.5" or "U.S." with no space after it does not end one."""
+    inside "2.5" or "U.S." with no space after it does not end one.
+
+    This splits a model's reply, not an article: the ``[n]`` after a full stop belongs to the
+    sentence before it, which the index's splitter (``index.text.split_sentences``, Punkt)
+    would start the next sentence with. Articles and passages are split by the index's."""
     spans: list[tuple[int, int]] = []
     start, i, n = 0, 0, len(text)
     while i < n:
