@@ -1,4 +1,5 @@
-"""What answering produces: passages, citations with their coordinates, and the Answer.
+"""What answering reads and produces: the question, passages, citations with their
+coordinates, and the Answer.
 
 These are pydantic models so every face (CLI ``--json``, HTTP API, Slack, UI, evaluation) gets
 the same JSON from ``model_dump()`` / ``model_dump_json()``.
@@ -6,11 +7,54 @@ the same JSON from ``model_dump()`` / ``model_dump_json()``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field, computed_field
 
 from index.corrections import Correction
+
+_ABOUT = " (about: "
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as answering reads it: its own words, and for a chat follow-up the context
+    it was asked in (the earlier question it leans on, and that question's short answer).
+
+    Condensers make one, retrieval and the LLM's prompt take its one-line form (``str()``),
+    and the extractive reader reads the two parts apart: the kind of answer wanted comes
+    from ``text`` alone, key terms from both."""
+
+    text: str
+    about: str = ""  # the conversation context; empty for a question that stands alone
+
+    def __str__(self) -> str:
+        """The one-line form: ``Who ordered it? (about: How many … 2,000)``. It is what
+        ``Answer.standalone_question`` shows and a chat turn keeps."""
+        return f"{self.text}{_ABOUT}{self.about})" if self.about else self.text
+
+    @classmethod
+    def of(cls, question: str | Question) -> Question:
+        """``question`` as a Question: a plain string is a question without context."""
+        return question if isinstance(question, Question) else cls(question)
+
+    @classmethod
+    def read(cls, line: str) -> Question:
+        """The Question whose one-line form is ``line``, as a chat turn kept as text (a state
+        store's, a Slack thread's metadata) holds it; the inverse of ``str()``."""
+        text, found, about = line.partition(_ABOUT)
+        if not found:
+            return cls(line)
+        return cls(text, about[:-1] if about.endswith(")") else about)
+
+    def read_whole(self) -> str:
+        """The words and the context as one line for the reader's sentence encoders: a
+        follow-up ("Who ordered it?") alone resembles no sentence. It is the text the reader
+        has always read (the one-line form without its "(about:"), so its scores stay."""
+        if not self.about:
+            return " ".join(self.text.split())
+        return " ".join(f"{self.text} {self.about})".split())
 
 
 class SourceRef(BaseModel):

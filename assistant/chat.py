@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from assistant.answers import Answer
+from assistant.answers import Answer, Question
 
 
 @dataclass
 class Turn:
     question: str
-    standalone: str
+    standalone: Question  # what the question was read as: its words and their context
     answer: Answer
 
     def to_json(self) -> str:
@@ -22,7 +22,7 @@ class Turn:
         return json.dumps(
             {
                 "question": self.question,
-                "standalone": self.standalone,
+                "standalone": str(self.standalone),  # the one-line form, as ever
                 "answer": self.answer.model_dump(mode="json", exclude={"sources"}),
             },
             ensure_ascii=False,
@@ -31,6 +31,5 @@ class Turn:
     @classmethod
     def from_json(cls, text: str | bytes) -> Turn:
         data = json.loads(text)
-        return cls(
-            str(data["question"]), str(data["standalone"]), Answer.model_validate(data["answer"])
-        )
+        standalone = Question.read(str(data["standalone"]))
+        return cls(str(data["question"]), standalone, Answer.model_validate(data["answer"]))

@@ -20,7 +20,7 @@ from typing import Any
 from assistant import components
 from assistant.answering import Answerer, Condenser, RuleCondenser, make_answerer, make_condenser
 from assistant.answering.injection import defuse
-from assistant.answers import Answer, Passage
+from assistant.answers import Answer, Passage, Question
 from assistant.chat import Turn
 from assistant.errors import AssistantError, EmptyIndexError, QuestionError
 from assistant.feedback import Feedback, Rating
@@ -111,7 +111,7 @@ class Assistant:
             )
         return " ".join(question.split())
 
-    def _prepare(self, question: str, session_id: str | None) -> tuple[str, str]:
+    def _prepare(self, question: str, session_id: str | None) -> tuple[str, Question]:
         """The checked question, and the standalone question to retrieve and answer with."""
         question = self._check(question)
         history = self.state.history(session_id) if session_id else []
@@ -201,7 +201,7 @@ class Assistant:
             )
         question, standalone = self._prepare(question, session_id)
         got = self.retriever.retrieve(
-            standalone, k or self.settings.top_k, filters, mode=mode, as_of=as_of
+            str(standalone), k or self.settings.top_k, filters, mode=mode, as_of=as_of
         )
         t = time.perf_counter()
         result: Answer | None = None
@@ -216,8 +216,8 @@ class Assistant:
         if not got.passages and filters is not None and not filters.empty:
             result.notices.append("no indexed article matches the filters")
         result.question, result.id = question, qid
-        if standalone != question:
-            result.standalone_question = standalone
+        if str(standalone) != question:
+            result.standalone_question = str(standalone)
         result.timings_ms = {
             **{f"retrieve_{name}": round(ms, 2) for name, ms in got.timings_ms.items()},
             "answer": round((time.perf_counter() - t) * 1000, 2),
@@ -247,9 +247,11 @@ class Assistant:
         restart, or from the messages an OpenAI client sends; ``standalone`` is the form the
         question was answered as, and without it the question is read as the condenser reads
         a follow-up of the turns restored before it."""
-        if not standalone:
-            standalone = self.condenser.condense(answer.question, self.history(session_id))
-        self.state.add(session_id, Turn(answer.question, standalone, answer))
+        if standalone:
+            read_as = Question.read(standalone)
+        else:
+            read_as = self.condenser.condense(answer.question, self.history(session_id))
+        self.state.add(session_id, Turn(answer.question, read_as, answer))
 
     # -- feedback --------------------------------------------------------------------------
     def record_feedback(

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.answering.condense import Condenser, LLMCondenser, RuleCondenser, is_follow_up
-from assistant.answers import Answer
+from assistant.answers import Answer, Question
 from assistant.chat import Turn
 
 FIRST = "How many Guard members were deployed?"
 
 
-def turn(question: str = FIRST, standalone: str = FIRST, short: str | None = "2,000",
-         refused: bool = False) -> Turn:  # fmt: skip
+def turn(question: str = FIRST, standalone: Question = Question(FIRST),
+         short: str | None = "2,000", refused: bool = False) -> Turn:  # fmt: skip
     answer = Answer(question=question, answer=f"{short} [1]", short_answer=short, refused=refused)
     return Turn(question, standalone, answer)
 
@@ -27,19 +27,28 @@ def test_follow_ups_are_recognised() -> None:
 def test_rules() -> None:
     rules = RuleCondenser()
     assert isinstance(rules, Condenser)
-    assert rules.condense("  Who won?  ", []) == "Who won?"  # no history: as asked
-    assert (
-        rules.condense("Who ordered the Guard to LA?", [turn()]) == "Who ordered the Guard to LA?"
-    )
-    assert (
-        rules.condense("and who ordered it?", [turn()]) == f"Who ordered it? (about: {FIRST} 2,000)"
-    )
+    assert rules.condense("  Who won?  ", []) == Question("Who won?")  # no history: as asked
+    alone = "Who ordered the Guard to LA?"
+    assert rules.condense(alone, [turn()]) == Question(alone)
+    follow = rules.condense("and who ordered it?", [turn()])
+    assert follow == Question("Who ordered it?", f"{FIRST} 2,000")
     # a refused answer lends no short answer; a follow-up of a follow-up is not nested
-    assert rules.condense("and why?", [turn(refused=True)]) == f"Why? (about: {FIRST})"
-    second = turn("and who ordered it?", f"Who ordered it? (about: {FIRST} 2,000)", "Trump")
+    assert rules.condense("and why?", [turn(refused=True)]) == Question("Why?", FIRST)
+    second = turn("and who ordered it?", follow, "Trump")
     assert rules.condense("when?", [turn(), second]) == (
-        f"When? (about: {FIRST} 2,000 Who ordered it? Trump)"
+        Question("When?", f"{FIRST} 2,000 Who ordered it? Trump")
     )
+
+
+def test_a_question_reads_back_from_its_one_line_form() -> None:
+    """``Answer.standalone_question`` and a kept chat turn hold the one-line form, as ever."""
+    follow = Question("Who ordered it?", f"{FIRST} 2,000")
+    assert str(follow) == f"Who ordered it? (about: {FIRST} 2,000)"
+    assert Question.read(str(follow)) == follow and Question.read(FIRST) == Question(FIRST)
+    kept = Turn.from_json(turn("and who ordered it?", follow).to_json())
+    assert kept.standalone == follow
+    assert '"standalone": "Who ordered it? (about: ' in turn(standalone=follow).to_json()
+    assert follow.read_whole() == f"Who ordered it? {FIRST} 2,000)"  # as the reader read it
 
 
 class Reply:
@@ -71,8 +80,11 @@ def test_llm_condenser() -> None:
     )
     condenser = LLMCondenser(llm, label="fake")  # type: ignore[arg-type]
     assert isinstance(condenser, Condenser)
-    assert condenser.condense("who ordered it?", []) == "who ordered it?" and not llm.messages
-    assert condenser.condense("who ordered it?", [turn()]) == "Who ordered the Guard to LA?"
+    assert condenser.condense("who ordered it?", []) == Question("who ordered it?")
+    assert not llm.messages
+    assert condenser.condense("who ordered it?", [turn()]) == Question(
+        "Who ordered the Guard to LA?"
+    )
     system, user = (m.content for m in llm.messages[0])
     assert "standalone" in system and f"User: {FIRST}" in user and "Assistant: 2,000" in user
     rule = RuleCondenser().condense("who ordered it?", [turn()])

@@ -105,7 +105,7 @@ def test_condense_on_a_follow_up(assistant: Assistant) -> None:
     assert isinstance(assistant.condenser, LLMCondenser)  # the model rewrites follow-ups
     first = assistant.ask("How many Guard members were deployed?", session_id="chat")
     history = assistant.history("chat")
-    rewritten = assistant.condenser.condense("and who announced it?", history)
+    rewritten = str(assistant.condenser.condense("and who announced it?", history))
     # the model's rewrite (a question), or the rule-based one (the earlier question attached)
     # when the model answered instead or echoed the transcript; either way one line
     rule_based = rewritten.startswith("Who announced it? (about: How many Guard members")

@@ -192,7 +192,7 @@ def test_follow_up_uses_the_thread_history_even_after_a_restart(bot: Bot) -> Non
     follow = bot.reply("C2", root)
     history = bot.asst.history(f"C2:{root}")
     assert len(history) == 2
-    assert "How many Guard members were deployed?" in history[1].standalone
+    assert "How many Guard members were deployed?" in str(history[1].standalone)
     assert "[1]" in follow["text"] and "la-guard" in json.dumps(follow["blocks"])
 
     bot.asst.reset(f"C2:{root}")  # as after a restart: the sessions live in memory
@@ -206,7 +206,7 @@ def test_follow_up_uses_the_thread_history_even_after_a_restart(bot: Bot) -> Non
         "and who announced it?",
         "and when?",
     ]
-    assert "Guard members were deployed" in history[2].standalone
+    assert "Guard members were deployed" in str(history[2].standalone)
 
 
 def test_direct_messages_answered_and_bot_messages_ignored(bot: Bot) -> None:

@@ -11,12 +11,13 @@ import pytest
 from conftest import free_port
 
 from assistant import Answer, Feedback, Settings, StoreUnavailableError
+from assistant.answers import Question
 from assistant.chat import Turn
 from assistant.state import RedisState, SqliteState, StateStore, open_state
 
 
 def _turn(question: str, answer: str = "2,000 [1]") -> Turn:
-    return Turn(question, question, Answer(question=question, answer=answer, id="q1"))
+    return Turn(question, Question(question), Answer(question=question, answer=answer, id="q1"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])

@@ -6,23 +6,24 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from assistant.answers import Answer, Citation, Passage
+from assistant.answers import Answer, Citation, Passage, Question
 
 
 @runtime_checkable
 class Answerer(Protocol):
-    """Turns a question and the retrieved passages into a cited Answer."""
+    """Turns a question and the retrieved passages into a cited Answer. A question is a
+    :class:`Question` (a follow-up carries its context) or a plain string, one without."""
 
     name: str
 
     def answer(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Answer:
         """The answer, or a refusal when the passages do not hold one."""
         ...
 
     def stream(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Iterator[str | Answer]:
         """Text pieces of the answer as they are ready, then the finished Answer."""
         ...

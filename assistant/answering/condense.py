@@ -5,8 +5,8 @@ llama-index's ``CondenseQuestionChatEngine`` takes its condensing LLM and prompt
 
 - :class:`RuleCondenser`, deterministic and offline: a question that leans on earlier turns
   (it opens with "and"/"what about", or points back with "it", "they", "that" and names little
-  of its own) gets the previous standalone question attached as context, so both retrieval and
-  sentence choice see what "it" was about;
+  of its own) gets the previous standalone question as its context (``Question.about``), so
+  both retrieval and sentence choice see what "it" was about;
 - :class:`LLMCondenser`: a language model rewrites the follow-up with prompts/condense.md,
   falling back to the rules when the model fails or its reply is not a rewrite.
 """
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from assistant.answering.citations import strip_markers
 from assistant.answering.verify import shorten, unthought
+from assistant.answers import Question
 from assistant.prompts import load_prompt
 from index.text import query_terms
 
@@ -45,7 +46,7 @@ _GENERIC = {"many", "much", "else", "happened", "happen", "say", "said", "did", 
 class Condenser(Protocol):
     """Rewrites a question asked after ``history`` into one that stands on its own."""
 
-    def condense(self, question: str, history: list[Turn]) -> str:
+    def condense(self, question: str, history: list[Turn]) -> Question:
         """The question to retrieve and answer with (``question`` itself when it stands
         alone or there is no history)."""
         ...
@@ -63,18 +64,17 @@ def is_follow_up(question: str) -> bool:
 class RuleCondenser:
     """A follow-up with the previous standalone question (and its short answer) attached."""
 
-    def condense(self, question: str, history: list[Turn]) -> str:
+    def condense(self, question: str, history: list[Turn]) -> Question:
         if not history or not is_follow_up(question):
-            return question.strip()
+            return Question(question.strip())
         previous = history[-1]
         current = _LEADS.sub("", question).strip()
         current = current[:1].upper() + current[1:]
         # flatten: a follow-up of a follow-up carries the earlier context once, not nested
-        base, _, about = previous.standalone.partition(" (about: ")
-        parts = [about[:-1] if about.endswith(")") else about, base]
+        parts = [previous.standalone.about, previous.standalone.text]
         if previous.answer.short_answer and not previous.answer.refused:
             parts.append(previous.answer.short_answer)
-        return f"{current} (about: {' '.join(p for p in parts if p)})"
+        return Question(current, " ".join(p for p in parts if p))
 
 
 class LLMCondenser:
@@ -94,9 +94,9 @@ class LLMCondenser:
         self.prompts_dir = prompts_dir
         self.fallback = fallback or RuleCondenser()
 
-    def condense(self, question: str, history: list[Turn]) -> str:
+    def condense(self, question: str, history: list[Turn]) -> Question:
         if not history:
-            return question.strip()
+            return Question(question.strip())
         lines = []
         for turn in history[-3:]:
             said = turn.answer.short_answer or strip_markers(turn.answer.answer)
@@ -123,7 +123,7 @@ class LLMCondenser:
         line = line.strip().strip("\"“”'").strip()
         if not line or len(line) > 3 * len(question) + 300 or not _rewrites(line, question):
             return self.fallback.condense(question, history)
-        return line
+        return Question(line)
 
 
 def _rewrites(line: str, question: str) -> bool:

@@ -36,7 +36,7 @@ from assistant.answering.reader import (
 )
 from assistant.answering.refusal import refusal, refuse_threshold, refuses
 from assistant.answering.timeline import TOP, Stated, timeline
-from assistant.answers import Answer, Citation, Dated, Passage, dated_lines
+from assistant.answers import Answer, Citation, Dated, Passage, Question, dated_lines
 from index.embeddings import Embedder
 from index.errors import ConfigError
 
@@ -142,12 +142,12 @@ class ExtractiveAnswerer:
         )
 
     def answer(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Answer:
         reading = self.reader.read(question, passages, as_of)
         confidence = round(reading.answerable, 4)
         if not reading.ranked or refuses(reading.answerable, self.refuse_below):
-            return refusal(question, passages, confidence=confidence)
+            return refusal(str(question), passages, confidence=confidence)
         short, lead, dated, ranked = self._lead(question, reading, passages, as_of)
         quotes = [lead]
         if short is not None:
@@ -167,7 +167,7 @@ class ExtractiveAnswerer:
             lines = [*dated_lines(entries), ""]
         lines += [f"“{c.quote}” [{c.n}]" for c in citations]
         return Answer(
-            question=question,
+            question=str(question),
             answer="\n".join(lines),
             short_answer=short,
             citations=citations,
@@ -177,7 +177,7 @@ class ExtractiveAnswerer:
         )
 
     def dated_values(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> list[Stated]:
         """The values of what was asked that the passages' articles of different dates
         state, newest first, as this answerer would lead with them (empty when they agree,
@@ -189,7 +189,11 @@ class ExtractiveAnswerer:
         return self._lead(question, reading, passages, as_of)[2]
 
     def _lead(
-        self, question: str, reading: Reading, passages: list[Passage], as_of: datetime | None
+        self,
+        question: str | Question,
+        reading: Reading,
+        passages: list[Passage],
+        as_of: datetime | None,
     ) -> tuple[str | None, Sentence, list[Stated], list[tuple[Sentence, float]]]:
         """The short answer (or None), the sentence that leads, the timeline and the ranked
         sentences (what a correction replaced put last)."""
@@ -225,7 +229,7 @@ class ExtractiveAnswerer:
         return float(short.prob(np.array([[f.get(n, 0.0) for n in short.names]]))[0])
 
     def stream(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Iterator[str | Answer]:
         result = self.answer(question, passages, as_of)
         yield from re.findall(r"\S+\s*", result.answer)

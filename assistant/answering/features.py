@@ -114,7 +114,7 @@ def cheap_features(
 ) -> None:
     """Fill ``cheap`` of every sentence."""
     total = sum(weights.values()) or 1.0
-    qstems = stems(info.text.split("(about:")[0])
+    qstems = stems(info.text)
     passages = {id(s.passage): s.passage for s in sents}
     top = max((p.score for p in passages.values()), default=0.0) or 1.0
     top_lex = max((p.lexical_score or 0.0 for p in passages.values()), default=0.0) or 1.0
@@ -169,7 +169,7 @@ def costly_features(
     """Fill ``costly`` of ``sents`` from their dense similarity to the question, their
     entities (those made of the question's own words are not answers) and, when given, the
     cross-encoder's logits."""
-    qstems = stems(info.text.split("(about:")[0])
+    qstems = stems(info.text)
     best = float(similarity.max()) if len(similarity) else 0.0
     top_ce = float(cross.max()) if cross is not None and len(cross) else 0.0
     for i, (s, sim, found) in enumerate(zip(sents, similarity, ents, strict=True)):

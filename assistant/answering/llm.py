@@ -21,7 +21,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from assistant.answering.base import Answerer, citation
 from assistant.answering.injection import defuse, injected_spans
 from assistant.answering.verify import shorten, verify_reply
-from assistant.answers import Answer, Dated, Passage, Verification
+from assistant.answers import Answer, Dated, Passage, Question, Verification
 from assistant.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class LLMAnswerer:
         return "\n\n".join(blocks)
 
     def messages(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> list[ChatMessage]:
         """The chat messages sent to the model for ``question`` over ``passages``."""
         today = as_of or datetime.now()
@@ -117,7 +117,7 @@ class LLMAnswerer:
             refuse=refuse,
             today=f"{today:%A, %d %B %Y}",
             sources=self.sources_block(passages),
-            question=question,
+            question=str(question),  # a follow-up with its context, on one line
         )
         return [
             ChatMessage(role=MessageRole.SYSTEM, content=system),
@@ -126,7 +126,7 @@ class LLMAnswerer:
 
     # -- answering -------------------------------------------------------------------------
     def answer(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Answer:
         result: Answer | None = None
         for piece in self.stream(question, passages, as_of):
@@ -136,7 +136,7 @@ class LLMAnswerer:
         return result
 
     def stream(
-        self, question: str, passages: list[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Iterator[str | Answer]:
         if not passages:  # nothing to cite: no point asking the model
             yield from self.fallback.stream(question, passages, as_of)
@@ -167,7 +167,7 @@ class LLMAnswerer:
 
     def _fallback(
         self,
-        question: str,
+        question: str | Question,
         passages: list[Passage],
         as_of: datetime | None,
         notice: str | None,
@@ -191,21 +191,25 @@ class LLMAnswerer:
         yield result
 
     def finish(
-        self, question: str, passages: list[Passage], raw: str, as_of: datetime | None = None
+        self,
+        question: str | Question,
+        passages: list[Passage],
+        raw: str,
+        as_of: datetime | None = None,
     ) -> Answer:
         """Verify the model's reply ``raw`` and turn it into the Answer (or the fallback's)."""
         verified = verify_reply(
-            question, passages, raw, label=self.label, unsupported=self.unsupported
+            str(question), passages, raw, label=self.label, unsupported=self.unsupported
         )
         if isinstance(verified, Answer):
-            return self._dated(verified, as_of)
+            return self._dated(verified, question, as_of)
         answer = self.fallback.answer(question, defuse(passages))
         answer.passages = passages
         answer.notices.append(verified.notice)
         answer.verification = verified.verification
         return answer
 
-    def _dated(self, answer: Answer, as_of: datetime | None) -> Answer:
+    def _dated(self, answer: Answer, question: str | Question, as_of: datetime | None) -> Answer:
         """``answer`` with the timeline the extractive reader finds in its passages (the
         values articles of different dates state), each value cited by the number of the
         passage stating it, as the model's own citations are; a passage the model did not
@@ -215,7 +219,7 @@ class LLMAnswerer:
             return answer
         passages = answer.passages
         numbers = {p.chunk_id: n for n, p in reversed(list(enumerate(passages, 1)))}
-        dated = dated_values(answer.question, defuse(passages), as_of)
+        dated = dated_values(question, defuse(passages), as_of)
         found = [numbers.get(v.sentence.passage.chunk_id) for v in dated]
         if any(n is None for n in found):  # not one of the passages the model read
             return answer

@@ -196,7 +196,7 @@ def absent_terms(info: QuestionInfo, passages: Sequence[Passage]) -> tuple[float
         bag |= stems(p.title + " " + p.text)
     terms = {t for term in info.terms for t in stems(term)}
     share = len(terms - bag) / len(terms) if terms else 0.0
-    names = _NAME.findall(info.text.split("(about:")[0])[1:]
+    names = _NAME.findall(info.text)[1:]
     missing = any(not stems(n) <= bag for n in names if stems(n))
     return share, float(missing)
 

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from assistant.answers import Question
 from index.text import query_terms
 
 
@@ -67,15 +68,16 @@ _WH = re.compile(r"\b(which|what)\s+(?:\w+\s+)?(\w+)")
 
 @dataclass(frozen=True)
 class QuestionInfo:
-    text: str
+    text: str  # the question's own words, without a follow-up's context
     kind: Kind
     terms: list[str]  # key words, lower-cased, stopwords and question words removed
 
 
-def analyse(question: str) -> QuestionInfo:
-    """The kind comes from the question itself; for a rewritten follow-up ("Who ordered it?
-    (about: How many ...)") the attached context only adds key terms."""
-    low = question.split("(about:")[0].lower()
+def analyse(question: str | Question) -> QuestionInfo:
+    """The kind comes from the question's own words; a follow-up's context (``about``) only
+    adds key terms."""
+    q = Question.of(question)
+    low = q.text.lower()
     low = re.sub(r"\b(which|what) (one )?of (the|these) (following|options)\b,?", r"\1", low)
     kind = Kind.OTHER
     for pattern, k in _RULES:
@@ -91,8 +93,8 @@ def analyse(question: str) -> QuestionInfo:
     nxt = re.match(r"^\s*(?:which|what)\s+(\w+)", low)
     if kind is Kind.OTHER and nxt and nxt.group(1) not in verbs and focus not in verbs:
         kind = Kind.ENTITY  # "Which nation ...", "What animal ...": a name is wanted
-    terms = [t for t in query_terms(question) if t not in QUESTION_WORDS]
-    return QuestionInfo(question, kind, terms)
+    terms = [t for t in query_terms(str(q)) if t not in QUESTION_WORDS]
+    return QuestionInfo(q.text, kind, terms)
 
 
 # "What is the latest …", "How many … now", "so far", "to date", "currently": the asker
@@ -106,6 +108,7 @@ _LATEST = re.compile(
 )
 
 
-def wants_latest(question: str) -> bool:
-    """Whether ``question`` asks for the newest value of something that changes."""
-    return _LATEST.search(question.split("(about:")[0].lower()) is not None
+def wants_latest(question: str | Question) -> bool:
+    """Whether ``question`` asks for the newest value of something that changes (its own
+    words do, not its context)."""
+    return _LATEST.search(Question.of(question).text.lower()) is not None

@@ -30,7 +30,7 @@ from assistant.answering.model import (
     row,
 )
 from assistant.answering.questions import QuestionInfo, analyse, wants_latest
-from assistant.answers import Passage
+from assistant.answers import Passage, Question
 from index.embeddings import Embedder
 from index.errors import ConfigError
 
@@ -123,8 +123,9 @@ class Reader:
         self.cross = cross if model.cross_encoder else None
 
     def read(
-        self, question: str, passages: Sequence[Passage], as_of: datetime | None = None
+        self, question: str | Question, passages: Sequence[Passage], as_of: datetime | None = None
     ) -> Reading:
+        question = Question.of(question)
         info = analyse(question)
         sents = F.sentences(passages)
         if not sents:
@@ -134,9 +135,7 @@ class Reader:
         p1 = m.stage1.prob(F.matrix(sents, m.stage1.names))
         top = [sents[i] for i in np.argsort(-p1, kind="stable")[: m.rerank]]
         texts = [s.text for s in top]
-        # a follow-up ("Who ordered it? (about: …)") is compared with its context too: "Who
-        # ordered it?" alone resembles no sentence
-        plain = " ".join(question.replace("(about:", " ").split())
+        plain = question.read_whole()  # a follow-up is compared with its context too
         sim = self.encoder.similarity(plain, texts)
         ce = None
         if self.cross is not None:

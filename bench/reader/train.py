@@ -50,6 +50,7 @@ from assistant.answering.model import (  # noqa: E402
     question_features,
 )
 from assistant.answering.questions import QuestionInfo, analyse  # noqa: E402
+from assistant.answers import Question  # noqa: E402
 from assistant.evaluation.metrics import mentions_any  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval" / "realtimeqa-2025"
@@ -197,7 +198,7 @@ def cross(dump_path: Path, out: Path, model: Path | None) -> None:
         items: list[Item] = pickle.load(fh)
     started = time.perf_counter()
     for n, it in enumerate(items, 1):
-        plain = " ".join(it.question.replace("(about:", " ").split())
+        plain = Question(it.question).read_whole()  # as the reader reads it
         rows = cross_rows(it.sents)
         it.sims["ce"] = np.concatenate(
             [scorer.logits(plain, rows[i : i + 32]) for i in range(0, len(rows), 32)]
