@@ -6,6 +6,7 @@ nothing below them.
 
 from assistant.answering.backends import backends as answer_backends
 from assistant.answering.refusal import REFUSAL_HINT
+from assistant.answering.stream import AnswerStream
 from assistant.answers import Answer, Citation, Dated, Passage, Quote, Source, SourceRef
 from assistant.core import Assistant
 from assistant.dates import parse_date
@@ -41,6 +42,7 @@ __all__ = [
     "REFUSAL_HINT",
     "SECRET_FIELDS",
     "Answer",
+    "AnswerStream",
     "ArticleRecord",
     "Assistant",
     "AssistantError",

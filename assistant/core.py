@@ -20,6 +20,7 @@ from typing import Any
 from assistant import components
 from assistant.answering import Answerer, Condenser, RuleCondenser, make_answerer, make_condenser
 from assistant.answering.injection import defuse
+from assistant.answering.stream import AnswerStream
 from assistant.answers import Answer, Passage, Question
 from assistant.chat import Turn
 from assistant.errors import AssistantError, EmptyIndexError, QuestionError
@@ -129,14 +130,9 @@ class Assistant:
     ) -> Answer:
         """Answer one question. With ``session_id`` it is a chat turn: a follow-up is resolved
         against that session's earlier turns, and the turn is added to its history."""
-        result: Answer | None = None
-        for piece in self.stream(
+        return self.stream(
             question, k=k, filters=filters, as_of=as_of, session_id=session_id, mode=mode
-        ):
-            if isinstance(piece, Answer):
-                result = piece
-        assert result is not None
-        return result
+        ).answer()
 
     def chat(self, session_id: str, question: str, **options: Any) -> Answer:
         """One turn of the chat ``session_id``."""
@@ -151,18 +147,26 @@ class Assistant:
         as_of: datetime | None = None,
         session_id: str | None = None,
         mode: Mode | None = None,
-    ) -> Iterator[str | Answer]:
-        """Like :meth:`ask`, yielding the answer text in pieces and then the Answer.
+    ) -> AnswerStream:
+        """Like :meth:`ask`, as a stream: iterate it for the answer's text as it is written,
+        then call its ``answer()`` for the Answer (``cancel()`` stops it).
 
         Each question logs one line (its id, latency, refused or not, the cited articles'
         ids) and never its text, unless debug logging is on: questions can be sensitive."""
-        qid, started = uuid.uuid4().hex[:12], time.perf_counter()
+        qid = uuid.uuid4().hex[:12]
+        answering = AnswerStream(self._stream(qid, question, k, filters, as_of, session_id, mode))
+        return AnswerStream(self._logged(qid, question, session_id, answering))
+
+    def _logged(
+        self, qid: str, question: str, session_id: str | None, answering: AnswerStream
+    ) -> Iterator[str | Answer]:
+        """``answering``'s pieces, and the question's log line once its Answer is ready."""
+        started = time.perf_counter()
         result: Answer | None = None
         try:
-            for piece in self._stream(qid, question, k, filters, as_of, session_id, mode):
-                if isinstance(piece, Answer):
-                    result = piece
-                yield piece
+            yield from answering
+            result = answering.answer()
+            yield result
         except AssistantError as exc:
             ms = (time.perf_counter() - started) * 1000
             log.info("question %s failed after %.0f ms: %s", qid, ms, type(exc).__name__)
@@ -204,15 +208,11 @@ class Assistant:
             str(standalone), k or self.settings.top_k, filters, mode=mode, as_of=as_of
         )
         t = time.perf_counter()
-        result: Answer | None = None
         # articles are untrusted: no answerer reads a sentence that instructs the model
         passages = defuse(got.passages)
-        for piece in self.answerer.stream(standalone, passages, as_of):
-            if isinstance(piece, Answer):
-                result = piece
-            else:
-                yield piece
-        assert result is not None
+        answering = AnswerStream(self.answerer.stream(standalone, passages, as_of))
+        yield from answering
+        result = answering.answer()
         if not got.passages and filters is not None and not filters.empty:
             result.notices.append("no indexed article matches the filters")
         result.question, result.id = question, qid
@@ -240,7 +240,7 @@ class Assistant:
 
     def read(self, question: str, passages: list[Passage], as_of: datetime | None = None) -> Answer:
         """Answer ``question`` from ``passages`` as :meth:`ask` does after retrieving them."""
-        return self.answerer.answer(question, defuse(passages), as_of)
+        return AnswerStream(self.answerer.stream(question, defuse(passages), as_of)).answer()
 
     def restore_turn(self, session_id: str, answer: Answer, standalone: str | None = None) -> None:
         """Add an earlier turn to a session, e.g. read back from a Slack thread after a

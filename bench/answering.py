@@ -30,6 +30,7 @@ from index.sentence_model import offline_environment
 offline_environment()
 
 from assistant.answering.extractive import ExtractiveAnswerer  # noqa: E402
+from assistant.answering.stream import AnswerStream  # noqa: E402
 from assistant.answers import Answer  # noqa: E402
 from assistant.core import Assistant  # noqa: E402
 from assistant.evaluation import metrics as m  # noqa: E402
@@ -76,7 +77,7 @@ def run(limit: int | None, modes: list[str]) -> dict[str, Any]:
         for q in rows:
             as_of = question_date(q)
             got = asst.retriever.retrieve(q["question"], 10, mode=mode, as_of=as_of)  # type: ignore[arg-type]
-            ans = raw.answer(q["question"], got.passages[:k], as_of)
+            ans = AnswerStream(raw.stream(q["question"], got.passages[:k], as_of)).answer()
             ok = q["answerable"] and correct(ans, q["answer"])
             if q["answerable"]:
                 answerable += 1

@@ -14,7 +14,7 @@ import pytest
 from conftest import SAMPLE, free_port
 from fake_llm import Messages, OllamaServer, OpenAIServer, source_with
 
-from assistant import Answer, Assistant, ConfigError, Passage, Settings
+from assistant import Answer, AnswerStream, Assistant, ConfigError, Passage, Settings
 from assistant.answering import ExtractiveAnswerer, make_answerer
 from assistant.answering.backends import build_llm
 from assistant.answering.citations import outcome_counts
@@ -177,7 +177,9 @@ def test_outcomes_are_counted(openai: OpenAIServer, passages) -> None:
                   "It was 2,000 [8]."]:  # fmt: skip
         openai.reply = reply
         answers.append(run(answerer(openai.url), passages)[1])
-    answers.append(ExtractiveAnswerer().answer("How many Guard members?", passages))
+    answers.append(
+        AnswerStream(ExtractiveAnswerer().stream("How many Guard members?", passages)).answer()
+    )
     assert outcome_counts(answers) == {
         "invalid_citations": 1, "outcome_fallback": 2, "outcome_flagged": 1,
         "outcome_none": 1, "outcome_verified": 1, "sentences_removed": 0,
@@ -230,7 +232,9 @@ def condenser(llm: LLMAnswerer) -> LLMCondenser:
 
 def test_condense_follow_up(openai: OpenAIServer, passages) -> None:
     llm = answerer(openai.url)
-    first = llm.fallback.answer("How many Guard members were deployed?", passages)
+    first = AnswerStream(
+        llm.fallback.stream("How many Guard members were deployed?", passages)
+    ).answer()
     history = [Turn("How many Guard members were deployed?",
                     Question("How many Guard members were deployed?"), first)]  # fmt: skip
     openai.reply = "Standalone question: Who ordered the National Guard deployment to LA?\n"
@@ -320,10 +324,10 @@ def test_end_to_end_through_the_assistant(data_env: Path, monkeypatch, openai) -
     monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", openai.url)
     asst = Assistant.from_settings()
     assert asst.ensure_sample() == 1
-    pieces = list(asst.stream("How many Guard members were deployed?", session_id="s"))
-    ans = pieces[-1]
-    assert isinstance(ans, Answer) and all(isinstance(p, str) for p in pieces[:-1])
-    assert "".join(pieces[:-1]) == ans.answer and ans.answer.startswith("2,000 [")
+    stream = asst.stream("How many Guard members were deployed?", session_id="s")
+    pieces, ans = list(stream), stream.answer()
+    assert all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == ans.answer and ans.answer.startswith("2,000 [")
     assert ans.answerer == "llm" and ans.verification.outcome == "verified"
     [c] = ans.citations
     assert "2,000 National Guard members" in c.quote

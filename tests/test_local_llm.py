@@ -70,15 +70,8 @@ def assistant(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def stream(asst: Assistant, question: str, **options: object) -> tuple[list[str], Answer]:
-    pieces: list[str] = []
-    final = None
-    for piece in asst.stream(question, **options):  # type: ignore[arg-type]
-        if isinstance(piece, Answer):
-            final = piece
-        else:
-            pieces.append(piece)
-    assert final is not None
-    return pieces, final
+    answering = asst.stream(question, **options)  # type: ignore[arg-type]
+    return list(answering), answering.answer()
 
 
 def assert_citations_point_into_the_article(ans: Answer) -> None:

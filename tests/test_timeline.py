@@ -16,7 +16,7 @@ from conftest import write_jsonl
 from fake_llm import OpenAIServer, source_with
 from typer.testing import CliRunner
 
-from assistant import Answer, Dated, Passage, Settings
+from assistant import Answer, AnswerStream, Dated, Passage, Settings
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.llm import LLMAnswerer
 from assistant.faces.cli import app
@@ -218,7 +218,7 @@ def test_the_language_model_answer_carries_the_dated_figures() -> None:
                     f"Trump ordered 4,000 Guard members to Los Angeles [{n}].")  # fmt: skip
 
         server.reply = dated
-        answer = _llm(server.url).answer(GUARD_Q, passages)
+        answer = AnswerStream(_llm(server.url).stream(GUARD_Q, passages)).answer()
         assert answer.answerer == "llm" and answer.verification is not None
         assert answer.verification.outcome == "verified", answer.verification
         assert [(d.value, d.date.day, d.cites, d.article_ids) for d in answer.timeline] == [
@@ -233,6 +233,6 @@ def test_the_language_model_answer_carries_the_dated_figures() -> None:
         assert shown.endswith(answer.answer)
 
         server.reply = lambda m: f"4,000 (June 8, 2025) [{source_with(m, '4,000')}]"
-        wrong = _llm(server.url).answer(GUARD_Q, passages)
+        wrong = AnswerStream(_llm(server.url).stream(GUARD_Q, passages)).answer()
         assert wrong.verification is not None and wrong.verification.outcome != "verified"
         assert "June 8, 2025" in wrong.verification.sentences[0].missing

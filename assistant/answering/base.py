@@ -12,20 +12,18 @@ from assistant.answers import Answer, Citation, Passage, Question
 @runtime_checkable
 class Answerer(Protocol):
     """Turns a question and the retrieved passages into a cited Answer. A question is a
-    :class:`Question` (a follow-up carries its context) or a plain string, one without."""
+    :class:`Question` (a follow-up carries its context) or a plain string, one without.
+
+    One method: callers wrap it in an :class:`~assistant.answering.stream.AnswerStream`
+    for the text as it comes, the final Answer, or both."""
 
     name: str
-
-    def answer(
-        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
-    ) -> Answer:
-        """The answer, or a refusal when the passages do not hold one."""
-        ...
 
     def stream(
         self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Iterator[str | Answer]:
-        """Text pieces of the answer as they are ready, then the finished Answer."""
+        """The answer's text as it is written (nothing, for an answerer that writes it
+        whole), then the finished Answer: a refusal when the passages do not hold one."""
         ...
 
 

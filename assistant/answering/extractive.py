@@ -141,8 +141,14 @@ class ExtractiveAnswerer:
             self.model.short_threshold if short_answer_min is None else short_answer_min
         )
 
-    def answer(
+    def stream(
         self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
+    ) -> Iterator[Answer]:
+        """The Answer, written whole once the passages are read (no text before it)."""
+        yield self._answer(question, passages, as_of)
+
+    def _answer(
+        self, question: str | Question, passages: list[Passage], as_of: datetime | None
     ) -> Answer:
         reading = self.reader.read(question, passages, as_of)
         confidence = round(reading.answerable, 4)
@@ -227,10 +233,3 @@ class ExtractiveAnswerer:
         f["nvotes"] = sum(v.candidate.features.get("nvotes", 0.0) for v in dated)
         short = self.model.short
         return float(short.prob(np.array([[f.get(n, 0.0) for n in short.names]]))[0])
-
-    def stream(
-        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
-    ) -> Iterator[str | Answer]:
-        result = self.answer(question, passages, as_of)
-        yield from re.findall(r"\S+\s*", result.answer)
-        yield result

@@ -20,6 +20,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from assistant.answering.base import Answerer, citation
 from assistant.answering.injection import defuse, injected_spans
+from assistant.answering.stream import AnswerStream
 from assistant.answering.verify import shorten, verify_reply
 from assistant.answers import Answer, Dated, Passage, Question, Verification
 from assistant.prompts import load_prompt
@@ -125,16 +126,6 @@ class LLMAnswerer:
         ]
 
     # -- answering -------------------------------------------------------------------------
-    def answer(
-        self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
-    ) -> Answer:
-        result: Answer | None = None
-        for piece in self.stream(question, passages, as_of):
-            if isinstance(piece, Answer):
-                result = piece
-        assert result is not None
-        return result
-
     def stream(
         self, question: str | Question, passages: list[Passage], as_of: datetime | None = None
     ) -> Iterator[str | Answer]:
@@ -175,15 +166,14 @@ class LLMAnswerer:
         stream_text: bool,
         ready: Answer | None = None,
     ) -> Iterator[str | Answer]:
-        """The fallback answerer's answer, with the notice and the verification record."""
+        """The fallback answerer's answer, with the notice and the verification record; its
+        text is streamed when ``stream_text`` (the model's was not)."""
         result = ready
         if result is None:
-            for piece in self.fallback.stream(question, defuse(passages), as_of):
-                if isinstance(piece, Answer):
-                    result = piece
-                elif stream_text:
-                    yield piece
-        assert result is not None
+            fallback = AnswerStream(self.fallback.stream(question, defuse(passages), as_of))
+            if stream_text:
+                yield from fallback
+            result = fallback.answer()
         result.passages = passages
         if notice:
             result.notices.append(notice)
@@ -203,7 +193,7 @@ class LLMAnswerer:
         )
         if isinstance(verified, Answer):
             return self._dated(verified, question, as_of)
-        answer = self.fallback.answer(question, defuse(passages))
+        answer = AnswerStream(self.fallback.stream(question, defuse(passages))).answer()
         answer.passages = passages
         answer.notices.append(verified.notice)
         answer.verification = verified.verification

@@ -112,25 +112,26 @@ def ask_stream(body: AskBody, asst: Assistant = Depends(ready_assistant)) -> Str
     """Server-Sent Events: ``delta`` events (``{"text": ...}``) as the answer is written, then
     one ``answer`` event with the Answer JSON (or an ``error`` event)."""
     filters = Filters(**body.filters.model_dump()) if body.filters else None
-    pieces = asst.stream(
+    stream = asst.stream(
         body.question, k=body.k, filters=filters, as_of=body.as_of, session_id=body.session_id
     )
+    pieces = iter(stream)
     # the first piece is taken here so a bad question or an empty index is an HTTP status,
     # not an error in the middle of a 200 stream
-    first = next(pieces)
+    first = next(pieces, None)
 
     def events() -> Iterator[bytes]:
         try:
-            for piece in itertools.chain([first], pieces):
-                if isinstance(piece, Answer):
-                    yield _sse("answer", piece.model_dump_json())
-                else:
-                    yield _sse("delta", json.dumps({"text": piece}, ensure_ascii=False))
+            for piece in itertools.chain([first] if first is not None else [], pieces):
+                yield _sse("delta", json.dumps({"text": piece}, ensure_ascii=False))
+            yield _sse("answer", stream.answer().model_dump_json())
         except AssistantError as exc:
             yield _sse("error", json.dumps(error_body(exc)[1]))
         except Exception:
             log.exception("streaming an answer failed")
             yield _sse("error", json.dumps({"detail": "internal error", "error": "internal"}))
+        finally:  # the client went away: the model stops writing
+            stream.cancel()
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

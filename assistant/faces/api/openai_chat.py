@@ -211,7 +211,12 @@ def _pieces(
     asst: Assistant, question: str, earlier: list[tuple[str, str]], options: dict[str, Any]
 ) -> Iterator[str | Answer]:
     with conversation(asst, earlier) as session:
-        yield from asst.stream(question, session_id=session, **options)
+        stream = asst.stream(question, session_id=session, **options)
+        try:
+            yield from stream
+            yield stream.answer()  # the last piece: what _chunks ends the completion with
+        finally:  # the client went away: the model stops writing
+            stream.cancel()
 
 
 def _chunks(pieces: Iterator[str | Answer], completion_id: str, created: int) -> Iterator[bytes]:

@@ -134,8 +134,6 @@ class Handlers:
         yield render.chat_html(answers, (question, text)), render.sources_html(answers), ""
         try:
             for piece in asst.stream(question, session_id=sid, k=int(k), filters=filters):
-                if isinstance(piece, Answer):
-                    break
                 text += piece
                 yield render.chat_html(answers, (question, text)), gr.skip(), ""
         except AssistantError as exc:
