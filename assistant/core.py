@@ -69,7 +69,8 @@ class Assistant:
     ) -> Assistant:
         """Build everything from the settings (environment, settings file, defaults)."""
         settings = settings or Settings.load()
-        ingestor = components.ingestor(settings, collection, for_questions=True)
+        embedders = components.embedders(settings)
+        ingestor = components.ingestor(settings, collection, embedders.query())
         store = ingestor.store
         # cheap when in step; builds the BM25 side for an older index, or catches up with
         # what other processes on a Chroma server wrote
@@ -81,9 +82,7 @@ class Assistant:
             candidates=settings.retrieval_candidates,
             recency_days=settings.recency_days,
         )
-        answerer = make_answerer(
-            settings, store, components.reader_embedder(settings, ingestor.embedder)
-        )
+        answerer = make_answerer(settings, store, embedders.reader(ingestor.embedder))
         asst = cls(settings, ingestor, retriever, answerer, make_condenser(settings, answerer))
         if settings.chroma_host and settings.follow_index:
             asst.follower = Follower(store, settings.follow_interval).start()
