@@ -177,7 +177,7 @@ def test_assistant_ingests_and_answers_in_bf16(
     asst = Assistant.from_settings()
     assert asst.retriever.embedder is asst.ingestor.embedder
     assert asst.ingestor.embedder.precision == "bf16"
-    assert asst.stats().precision == "bf16"
+    assert asst.library.stats().precision == "bf16"
     answer = asst.ask("How many Guard members were deployed?")
     assert answer.short_answer and "2,000" in answer.short_answer
 

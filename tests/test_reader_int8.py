@@ -39,7 +39,7 @@ def test_the_reader_runs_int8_by_default_and_the_index_model_when_asked(
 
     data = tmp_path / "data"
     a = Assistant.from_settings(settings)
-    a.ingest_paths([SAMPLE])
+    a.library.ingest_paths([SAMPLE])
     assert isinstance(a.answerer, ExtractiveAnswerer)
     encoder = a.answerer.reader.encoder
     assert isinstance(encoder, EmbedderEncoder) and isinstance(encoder.embedder, OnnxEmbedder)
