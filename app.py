@@ -6,7 +6,8 @@ a minute on a laptop) is announced on stderr, so the wait before the URL is not 
 
 import sys
 
-from index.sentence_model import offline_environment
+# the public surface (assistant.__all__) is light to import: no model or web framework yet
+from assistant import offline_environment
 
 offline_environment()  # before the heavy imports: no hub downloads, no analytics
 
@@ -17,16 +18,15 @@ def say(message: str) -> None:
 
 def main() -> None:
     say("Starting the web app: loading the web framework…")
-    from assistant.core import Assistant
+    from assistant import Assistant, Settings
     from assistant.faces.web.ui import launch
-    from assistant.settings import Settings
 
     settings = Settings.load()
     say(f"Loading the embedding model and the index in {settings.data_dir}…")
     asst = Assistant.from_settings(settings)
     if asst.library.is_empty():
         say("The index is empty: ingesting the built-in sample article…")
-        asst.ensure_sample()
+        asst.library.ensure_sample()
     say(f"Starting the server on http://{settings.ui_host}:{settings.ui_port} …")
     launch(asst, host=settings.ui_host, port=settings.ui_port)
 

@@ -10,10 +10,9 @@ asst.chat("session-1", "and who ordered it?")
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +31,7 @@ from assistant.settings import Settings
 from assistant.state import StateStore, open_state
 from index.articles import clean_str
 from index.follow import Follower
-from index.pipeline import Ingestor, IngestReport, ProgressFn
-from index.records import ArticleRecord, StoreStats
+from index.pipeline import Ingestor
 from index.store import ChromaStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +68,8 @@ class Assistant:
     ) -> Assistant:
         """Build everything from the settings (environment, settings file, defaults)."""
         settings = settings or Settings.load()
-        ingestor = components.ingestor(settings, collection, for_questions=True)
+        embedders = components.embedders(settings)
+        ingestor = components.ingestor(settings, collection, embedders.query())
         store = ingestor.store
         # cheap when in step; builds the BM25 side for an older index, or catches up with
         # what other processes on a Chroma server wrote
@@ -82,9 +81,7 @@ class Assistant:
             candidates=settings.retrieval_candidates,
             recency_days=settings.recency_days,
         )
-        answerer = make_answerer(
-            settings, store, components.reader_embedder(settings, ingestor.embedder)
-        )
+        answerer = make_answerer(settings, store, embedders.reader(ingestor.embedder))
         asst = cls(settings, ingestor, retriever, answerer, make_condenser(settings, answerer))
         if settings.chroma_host and settings.follow_index:
             asst.follower = Follower(store, settings.follow_interval).start()
@@ -279,41 +276,3 @@ class Assistant:
         """The index alone, for commands that do not answer: with ``with_model=False`` it
         opens in a fraction of a second, for listing, showing, deleting and stats."""
         return Library.open(settings or Settings.load(), collection, with_model=with_model)
-
-    def ingest_paths(
-        self, paths: Iterable[str | os.PathLike[str]], progress: ProgressFn | None = None
-    ) -> IngestReport:
-        """Ingest files, folders or http(s) URLs (feeds, sitemaps, pages); the new articles
-        are searchable when this returns."""
-        return self.library.ingest_paths(paths, progress)
-
-    def ingest_records(
-        self,
-        records: Iterable[dict[str, Any]],
-        origin: str = "request",
-        *,
-        all_or_none: bool = False,
-    ) -> IngestReport:
-        """Ingest article records (``{"title", "text", "url", "source", "published"}``)
-        with the limits of any ingest; ``all_or_none``: a bad record is an IngestError and
-        nothing is written (see :meth:`Library.ingest_records`)."""
-        return self.library.ingest_records(records, origin, all_or_none=all_or_none)
-
-    def list_articles(
-        self, source: str | None = None, author: str | None = None
-    ) -> list[ArticleRecord]:
-        """Indexed articles, newest first; only ``source``'s, ``author``'s when given."""
-        return self.library.list_articles(source, author)
-
-    def get_article(self, article_id: str) -> ArticleRecord | None:
-        return self.library.get_article(article_id)
-
-    def delete_articles(self, article_ids: list[str]) -> int:
-        return self.library.delete_articles(article_ids)
-
-    def stats(self) -> StoreStats:
-        return self.library.stats()
-
-    def ensure_sample(self) -> int:
-        """Ingest the built-in sample articles when the index is empty."""
-        return self.library.ensure_sample()

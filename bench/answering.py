@@ -140,7 +140,7 @@ def run(limit: int | None, modes: list[str]) -> dict[str, Any]:
         t = time.perf_counter()
         asst.ask(q["question"], as_of=question_date(q))
         latencies.append((time.perf_counter() - t) * 1000)
-    stats = asst.stats()
+    stats = asst.library.stats()
     return {
         "date": datetime.now(tz=UTC).isoformat(timespec="seconds"),
         "machine": machine(),

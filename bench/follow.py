@@ -95,7 +95,7 @@ def write(port: int, data: Path, start: int, every: float) -> None:
     asst = Assistant.from_settings(Settings.load(data_dir=data, **base))
     for record in articles(start + 400)[start:]:
         time.sleep(every)
-        asst.ingest_records([record])
+        asst.library.ingest_records([record])
 
 
 def start_writer(port: int, data: Path, start: int, every: float) -> subprocess.Popen[bytes]:
@@ -123,7 +123,7 @@ def main() -> None:
         base = {"chroma_host": "127.0.0.1", "chroma_port": port, "follow_index": False}
         w = Assistant.from_settings(Settings.load(data_dir=tmp / "w", **base))
         pool = articles(args.articles + 420)  # the writer's 400, then 20
-        w.ingest_records(pool[: args.articles])
+        w.library.ingest_records(pool[: args.articles])
         reader = Assistant.from_settings(Settings.load(data_dir=tmp / "r", **base))
         asked = questions(args.questions)
         times: dict[str, list[float]] = {name: [] for name in SETTINGS}
@@ -148,7 +148,7 @@ def main() -> None:
             reader.store.follow()
             checks.append((time.perf_counter() - t) * 1000)
         for record in pool[-20:]:  # and a look after another replica wrote one article
-            w.ingest_records([record])
+            w.library.ingest_records([record])
             t = time.perf_counter()
             assert reader.store.follow() == 1
             syncs.append((time.perf_counter() - t) * 1000)

@@ -158,7 +158,7 @@ def run_ours(slice_path: Path, data_dir: Path, precision: str) -> dict[str, Any]
 
     settings = Settings.load(data_dir=data_dir, embed_precision=precision, collection="bench_ours")
     started = time.perf_counter()
-    embedder = components.embedder(settings)
+    embedder = components.embedders(settings).full()
     model_seconds = time.perf_counter() - started
     rss_model = rss_mb()
 

@@ -61,20 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         return tokens / (time.perf_counter() - start), np.asarray(out)
 
     rows: list[dict[str, Any]] = []
-    rate, ref = timed(lambda: emb._encode_fp32(texts))
+    rate, ref = timed(lambda: emb.encoding.encode_fp32(texts))
     rows.append({"path": "sentence-transformers, torch fp32", "tokens_per_s": rate})
-    forward = emb._forward
+    forward = emb.encoding.forward
     assert forward is not None
-    rate, vec = timed(lambda: emb._encode_with(forward, texts))
+    rate, vec = timed(lambda: emb.encoding.encode_with(forward, texts))
     rows.append({"path": "torch bf16 (eager)", "tokens_per_s": rate, "vectors": vec})
-    emb._ingest_rows = 10**6  # start compiling now, as a long ingest would
-    emb._maybe_compile()
+    emb.compiler.ingest(
+        10**6, emb.encoding.bf16_module
+    )  # start compiling now, as a long ingest would
     deadline = time.monotonic() + 900
-    while emb._compiled is None and time.monotonic() < deadline:
+    while emb.compiler.compiled is None and time.monotonic() < deadline:
         time.sleep(0.5)
-    compiled = emb._compiled
+    compiled = emb.compiler.compiled
     if compiled is not None:
-        rate, vec = timed(lambda: emb._encode_with(forward, texts, compiled))
+        rate, vec = timed(lambda: emb.encoding.encode_with(forward, texts, compiled))
         rows.append({"path": "torch bf16, torch.compile", "tokens_per_s": rate, "vectors": vec})
     with tempfile.TemporaryDirectory() as cache:
         int8 = SentenceTransformerEmbedder(precision="int8", cache_dir=cache)

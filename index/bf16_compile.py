@@ -1,8 +1,8 @@
 """The torch.compile'd bf16 path for long ingests: when it starts, the background thread that
 compiles it, and waiting for that thread at exit.
 
-:class:`CompiledBf16` is a mixin of :class:`index.embeddings.SentenceTransformerEmbedder`,
-which sets the attributes it declares (the bf16 module once the bf16 path is built)."""
+:class:`Bf16Compiler` is a part of :class:`index.embeddings.SentenceTransformerEmbedder`, which
+tells it of each ingest call and hands it the bf16 module (once the bf16 path is built)."""
 
 from __future__ import annotations
 
@@ -22,20 +22,25 @@ COMPILE_MIN_ROWS = 128
 COMPILE_AFTER_ROWS = 2048
 
 
-class CompiledBf16:
-    """Starts compiling the bf16 model once an ingest is long enough; ``_compiled`` is the
-    compiled forward when ready."""
+class Bf16Compiler:
+    """Starts compiling the bf16 model once an ingest is long enough; ``compiled`` is the
+    compiled forward when ready (None before, and for good when compiling is off or fails)."""
 
-    # set by the embedder's __init__ (``_bf16_module`` when the bf16 path is built)
-    device: str
-    compile: bool
-    compile_thread: threading.Thread | None
-    _bf16_module: Any
-    _compile_started: bool
-    _ingest_rows: int
-    _compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None
+    def __init__(self, device: str, enabled: bool) -> None:
+        self.device = device
+        self.enabled = enabled
+        self.thread: threading.Thread | None = None
+        self.compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+        self.ingest_rows = 0
+        self._module: Any = None
 
-    def _maybe_compile(self) -> None:
+    def ingest(self, rows: int, bf16_module: Any) -> None:
+        """Count ``rows`` texts of ingest work, and start compiling ``bf16_module`` (None off
+        the bf16 path) when enough has been embedded (see :meth:`maybe_compile`)."""
+        self.ingest_rows += rows
+        self.maybe_compile(bf16_module)
+
+    def maybe_compile(self, bf16_module: Any) -> None:
         """Long ingests run a torch.compile'd graph of the bf16 model: 1.6-1.9x the eager
         speed here (bench/RESULTS.md). Compiling takes a minute or more, so it starts in a
         background thread once an ingest has embedded COMPILE_AFTER_ROWS texts, while eager
@@ -43,27 +48,27 @@ class CompiledBf16:
         a compile. Both run the same bf16 weights (mean cosine 0.99998 between them). The
         thread is not a daemon: a process waits for it at exit (see :meth:`close`)."""
         if (
-            not self.compile
-            or self._compile_started
-            or self._bf16_module is None
-            or self._ingest_rows < COMPILE_AFTER_ROWS
+            not self.enabled
+            or self.thread is not None
+            or bf16_module is None
+            or self.ingest_rows < COMPILE_AFTER_ROWS
         ):
             return
-        self._compile_started = True
-        self.compile_thread = threading.Thread(target=self._compile_bf16, name="embed-compile")
-        self.compile_thread.start()
+        self._module = bf16_module
+        self.thread = threading.Thread(target=self._compile_bf16, name="embed-compile")
+        self.thread.start()
 
     def close(self) -> None:
         """Wait for a compile still running: a thread inside torch at interpreter exit can
         crash the process (exit status 139) after its work is done."""
-        if self.compile_thread is not None:
-            self.compile_thread.join()
+        if self.thread is not None:
+            self.thread.join()
 
     def _compile_bf16(self) -> None:
         import torch
 
         try:
-            compiled = torch.compile(self._bf16_module, dynamic=True)
+            compiled = torch.compile(self._module, dynamic=True)
             shape = (4, 64)  # a warm-up of ordinary size; dynamic=True keeps it general
             warm = {
                 "input_ids": torch.full(shape, 1000, dtype=torch.long),
@@ -82,5 +87,5 @@ class CompiledBf16:
                 hidden = compiled(**feed).last_hidden_state
             return np.asarray(hidden.float().cpu().numpy())
 
-        self._compiled = run
+        self.compiled = run
         log.info("the compiled bf16 embedding model is in use")

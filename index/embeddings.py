@@ -1,7 +1,9 @@
 """Sentence embeddings: the :class:`Embedder` interface and its sentence-transformers
-implementation, which schedules encoder runs (queries first) and exports the light query
-model. Where the model comes from is ``index.sentence_model``; the precision it encodes at,
-``index.precision_choice``; the compiled bf16 path of long ingests, ``index.bf16_compile``."""
+implementation, which schedules encoder runs (queries first). It is composed of parts:
+where the model comes from is ``index.sentence_model``; its ONNX files, ``index.onnx_exports``;
+the precision it encodes at, ``index.precision_choice``; the compiled bf16 path of long
+ingests, ``index.bf16_compile``. Which embedder a process uses for what is
+``index.embedders``."""
 
 from __future__ import annotations
 
@@ -9,22 +11,22 @@ import contextlib
 import copy
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from index.bf16_compile import COMPILE_MIN_ROWS, CompiledBf16
+from index.bf16_compile import COMPILE_MIN_ROWS, Bf16Compiler
 from index.chunking import Span
 from index.errors import ConfigError
-from index.precision import MIN_MEAN_COSINE, PRECISIONS, Calibration, export_fp32
-from index.precision_choice import PrecisionChoice
+from index.onnx_exports import OnnxExports
+from index.precision import MIN_MEAN_COSINE, PRECISIONS, Calibration
+from index.precision_choice import Encoding
 from index.sentence_model import (
     DEFAULT_MODEL,
     default_cache_dir,
-    embedding_dimension,
     load_model,
     resolve_model,
     sentence_transformer_class,
@@ -91,12 +93,13 @@ class PriorityGate:
             self._cond.notify_all()
 
 
-class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
+class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU (or a configured device), batched and
-    normalised, at a chosen precision (``index.precision_choice``). Safe to share between
-    threads: one encoder run at a time (torch and ONNX Runtime release the GIL meanwhile, so
-    other threads can parse and chunk), queries before ingest work (:class:`PriorityGate`):
-    documents are embedded ``batch_size`` texts at a time, and a waiting query goes next."""
+    normalised, at a chosen precision (``encoding``: index/precision_choice.py). Safe to share
+    between threads: one encoder run at a time (torch and ONNX Runtime release the GIL
+    meanwhile, so other threads can parse and chunk), queries before ingest work
+    (:class:`PriorityGate`): documents are embedded ``batch_size`` texts at a time, and a
+    waiting query goes next."""
 
     def __init__(
         self,
@@ -111,8 +114,8 @@ class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
     ) -> None:
         """``precision`` is auto, fp32, bf16 or int8. ``flags`` overrides the CPU flags auto
         looks at and ``threshold`` the agreement it demands (both for tests); ``cache_dir``
-        holds the exported int8 model (default ~/.cache/newsroom-assistant). ``compile``:
-        big bf16 batches run a torch.compile'd graph once it is ready (see _maybe_compile)."""
+        holds the exported ONNX models (default ~/.cache/newsroom-assistant). ``compile``:
+        big bf16 batches run a torch.compile'd graph once it is ready (index/bf16_compile.py)."""
         sentence_transformer = sentence_transformer_class()
         if precision not in PRECISIONS:
             raise ConfigError(
@@ -125,25 +128,30 @@ class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
         self.path = path
         self.device = device
         self.batch_size = batch_size
-        self.dimension = embedding_dimension(self.model)
-        self.max_tokens = int(self.model.max_seq_length)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        # the one owner of this model's ONNX files (the light query model, the int8 model)
+        self.exports = OnnxExports(path, self.cache_dir)
+        self.encoding = Encoding(self.model, name, device, batch_size, self.exports, self.cache_dir)
+        self.dimension = self.encoding.dimension
+        self.max_tokens = self.encoding.max_tokens
         # Chunking (another thread during a pipelined ingest) gets its own copy of the
         # tokenizer: a Rust tokenizer used from two threads with different truncation
         # settings fails with "Already borrowed".
         self.tokenizer = copy.deepcopy(self.model.tokenizer)
         self._tokenizer_lock = threading.Lock()
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._gate = PriorityGate()
-        self._ingest_rows = 0
-        self._forward: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
-        self.compile = compile
-        self._bf16_module: Any = None
-        self._compile_started = False
-        self.compile_thread: threading.Thread | None = None
-        self._compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None
+        self.compiler = Bf16Compiler(device, compile)
         self.requested = precision
-        self.calibration: list[Calibration] = []
-        self.precision = self._choose(precision, flags, threshold)
+        self.precision = self.encoding.choose(precision, flags, threshold)
+
+    @property
+    def calibration(self) -> list[Calibration]:
+        """How the faster paths compared with fp32 when the precision was chosen."""
+        return self.encoding.calibration
+
+    def close(self) -> None:
+        """Wait for a bf16 compile still running (see ``Bf16Compiler.close``)."""
+        self.compiler.close()
 
     # -- the light query path (index/light.py) ----------------------------------------------
     def ensure_light_export(self) -> Path | None:
@@ -153,14 +161,11 @@ class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
         the light path reproduces, or the export failed or disagreed (the torch path is
         used then)."""
 
-        def export(dest: Path) -> Path:
-            return export_fp32(self.model[0].auto_model, self.model.tokenizer, dest)
-
         def reference(texts: list[str]) -> np.ndarray:
             with self._gate.urgent():
-                return self._encode_fp32(texts)
+                return self.encoding.encode_fp32(texts)
 
-        return self.exports.ensure_fp32(export, reference)
+        return self.encoding.ensure_light_export(reference)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Embed ingest work in slices of ``batch_size`` texts, similar lengths together; a
@@ -168,8 +173,7 @@ class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) >= COMPILE_MIN_ROWS:
-            self._ingest_rows += len(texts)
-            self._maybe_compile()
+            self.compiler.ingest(len(texts), self.encoding.bf16_module)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
@@ -177,6 +181,9 @@ class SentenceTransformerEmbedder(PrecisionChoice, CompiledBf16):
             with self._gate.background():
                 out[rows] = self._encode([texts[r] for r in rows])
         return out
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.encoding.encode(texts, self.compiler.compiled)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Queries take the same path (and precision) as the documents, ahead of any

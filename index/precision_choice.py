@@ -3,8 +3,8 @@ fp32 encode, or our forward (torch bf16, or the int8 ONNX model) with the same m
 The choice is made once at start, by calibrating the faster paths against fp32
 (``index.precision`` measures), and remembered per machine in the cache dir.
 
-:class:`PrecisionChoice` is a mixin of :class:`index.embeddings.SentenceTransformerEmbedder`,
-which sets the attributes it declares before choosing."""
+:class:`Encoding` is a part of :class:`index.embeddings.SentenceTransformerEmbedder`: it is
+given the loaded model and the model's ONNX files (index/onnx_exports.py) and owns the rest."""
 
 from __future__ import annotations
 
@@ -26,41 +26,56 @@ from index.precision import (
     calibrate,
     calibration_texts,
     cpu_flags,
+    export_fp32,
     model_fingerprint,
     native_candidates,
     onnx_session,
 )
+from index.sentence_model import embedding_dimension
 
 log = logging.getLogger(__name__)
 
 # remembered calibration outcomes, in the cache dir (see _remembered)
 CALIBRATION_FILE = "calibration.json"
 
+Forward = Callable[[dict[str, np.ndarray]], np.ndarray]
+Reference = Callable[[list[str]], np.ndarray]
 
-class PrecisionChoice:
-    """Encoding at the chosen precision, and choosing it (``_choose``)."""
 
-    # set by the embedder's __init__
-    model: Any
-    name: str
-    path: str
-    device: str
-    batch_size: int
-    dimension: int
-    max_tokens: int
-    cache_dir: Path
-    calibration: list[Calibration]
-    _forward: Callable[[dict[str, np.ndarray]], np.ndarray] | None
-    _compiled: Callable[[dict[str, np.ndarray]], np.ndarray] | None
-    _bf16_module: Any
+class Encoding:
+    """Encoding the loaded sentence-transformers ``model`` at the chosen precision, and
+    choosing it (:meth:`choose`). ``bf16_module`` is the bf16 copy of the transformer once the
+    bf16 path is built (what index/bf16_compile.py compiles)."""
 
-    def ensure_light_export(self) -> Path | None:  # the embedder's (index/embeddings.py)
-        raise NotImplementedError
+    def __init__(
+        self,
+        model: Any,
+        name: str,
+        device: str,
+        batch_size: int,
+        exports: OnnxExports,
+        cache_dir: Path,
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self.exports = exports
+        self.cache_dir = cache_dir
+        self.dimension = embedding_dimension(model)
+        self.max_tokens = int(model.max_seq_length)
+        self.calibration: list[Calibration] = []
+        self.forward: Forward | None = None
+        self.bf16_module: Any = None
 
-    @property
-    def exports(self) -> OnnxExports:
-        """This model's ONNX files in the cache dir (index/onnx_exports.py)."""
-        return OnnxExports(self.path, self.cache_dir)
+    def ensure_light_export(self, reference: Reference | None = None) -> Path | None:
+        """The checked fp32 ONNX export of this model (``OnnxExports.ensure_fp32``), made
+        from the torch model and checked against ``reference`` (default: its fp32 encode)."""
+
+        def export(dest: Path) -> Path:
+            return export_fp32(self.model[0].auto_model, self.model.tokenizer, dest)
+
+        return self.exports.ensure_fp32(export, reference or self.encode_fp32)
 
     # -- choosing the path -----------------------------------------------------------------
     def _mean_pooled(self) -> bool:
@@ -76,7 +91,7 @@ class PrecisionChoice:
             mode = getattr(pooling, "get_pooling_mode_str", lambda: "")()
         return bool(mode == "mean")
 
-    def _build(self, precision: str) -> Callable[[dict[str, np.ndarray]], np.ndarray] | None:
+    def build(self, precision: str) -> Callable[[dict[str, np.ndarray]], np.ndarray] | None:
         """The forward of ``precision``; None for int8 when there is no checked int8 model
         (its quantisation disagreed with fp32 on this machine, or could not be made)."""
         import torch
@@ -84,7 +99,7 @@ class PrecisionChoice:
         transformer = self.model[0].auto_model
         if precision == "bf16":
             bf16 = copy.deepcopy(transformer).to(torch.bfloat16).eval()
-            self._bf16_module = bf16
+            self.bf16_module = bf16
 
             def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
                 feed = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
@@ -98,7 +113,7 @@ class PrecisionChoice:
         path = self.exports.ensure_int8() if self.ensure_light_export() else None
         return onnx_session(path, torch.get_num_threads()) if path else None
 
-    def _choose(self, precision: str, flags: set[str] | None, threshold: float) -> str:
+    def choose(self, precision: str, flags: set[str] | None, threshold: float) -> str:
         if precision == "fp32":
             return "fp32"
         if not self._mean_pooled():
@@ -118,13 +133,13 @@ class PrecisionChoice:
         if remembered is not None:
             return remembered
         texts = calibration_texts()
-        reference = self._encode_fp32(texts)
+        reference = self.encode_fp32(texts)
         for candidate in tried:
-            forward = self._build(candidate)
+            forward = self.build(candidate)
             if forward is None:
                 self._unavailable(candidate, precision)
                 continue
-            result = calibrate(candidate, reference, self._encode_with(forward, texts), threshold)
+            result = calibrate(candidate, reference, self.encode_with(forward, texts), threshold)
             self.calibration.append(result)
             log.info(
                 "embedding precision %s: mean cosine %.5f to fp32 on the calibration batch",
@@ -133,7 +148,7 @@ class PrecisionChoice:
             )
             if result.passed or precision != "auto":
                 # asked for by name: used as asked, the calibration is only reported
-                self._forward = forward
+                self.forward = forward
                 if flags is None:
                     self._remember(precision, tried, threshold, candidate)
                 return candidate
@@ -166,7 +181,7 @@ class PrecisionChoice:
 
         return "|".join(
             [
-                model_fingerprint(self.path),
+                model_fingerprint(self.exports.model_dir),
                 self.device,
                 precision,
                 ",".join(tried),
@@ -185,8 +200,8 @@ class PrecisionChoice:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if chosen != "fp32":
-            self._forward = self._build(chosen)
-            if self._forward is None:  # its model file is gone and could not be kept again
+            self.forward = self.build(chosen)
+            if self.forward is None:  # its model file is gone and could not be kept again
                 self.calibration = []
                 return None
         log.info("embedding precision %s (calibrated earlier on this machine)", chosen)
@@ -211,7 +226,7 @@ class PrecisionChoice:
             log.info("could not remember the calibration in %s (%s)", path, exc)
 
     # -- encoding ----------------------------------------------------------------------------
-    def _encode_fp32(self, texts: list[str]) -> np.ndarray:
+    def encode_fp32(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -221,7 +236,7 @@ class PrecisionChoice:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def _encode_with(
+    def encode_with(
         self,
         forward: Callable[[dict[str, np.ndarray]], np.ndarray],
         texts: list[str],
@@ -237,7 +252,8 @@ class PrecisionChoice:
         pad = int(self.model.tokenizer.pad_token_id or 0)
         return pool(ids, types, pad, self.dimension, self.batch_size, forward, compiled)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        if self._forward is None:
-            return self._encode_fp32(texts)
-        return self._encode_with(self._forward, texts, self._compiled)
+    def encode(self, texts: list[str], compiled: Forward | None = None) -> np.ndarray:
+        """``texts`` on the chosen path; ``compiled`` (if any) runs batches of several rows."""
+        if self.forward is None:
+            return self.encode_fp32(texts)
+        return self.encode_with(self.forward, texts, compiled)

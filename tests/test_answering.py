@@ -38,8 +38,8 @@ def leads_with(answer: Answer, text: str) -> bool:
 def asst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     data = tmp_path_factory.mktemp("answering") / "data"
     a = Assistant.from_settings(Settings.load(data_dir=data))
-    assert a.ensure_sample() == 1
-    report = a.ingest_records(
+    assert a.library.ensure_sample() == 1
+    report = a.library.ingest_records(
         [
             {
                 "title": "Riverton approves flood barrier",
@@ -78,7 +78,7 @@ def test_sample_question_answers_2000_with_the_right_citation(asst: Assistant) -
     assert "deploy 2,000 National Guard members" in first.quote
     assert "[1]" in answer.answer and f"“{first.quote}” [1]" in answer.answer
     # the citation's coordinates point at exactly that sentence of the stored article
-    record = asst.get_article(first.article_id)
+    record = asst.library.get_article(first.article_id)
     assert record is not None and record.text is not None
     assert record.text[first.start : first.end] == first.quote
     assert first.chunk_id in {p.chunk_id for p in answer.passages}
@@ -228,14 +228,14 @@ def test_empty_index_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_lexical_index_follows_ingest_delete_and_rebuilds(tmp_path: Path) -> None:
     a = Assistant.from_settings(Settings.load(data_dir=tmp_path / "d"))
-    a.ensure_sample()
+    a.library.ensure_sample()
     lexical = a.store.lexical
     assert lexical is not None
     assert lexical.versions() == a.store.committed_hashes()
-    (article,) = a.list_articles()
-    a.delete_articles([article.id])
+    (article,) = a.library.list_articles()
+    a.library.delete_articles([article.id])
     assert lexical.versions() == {} and lexical.count() == 0
-    a.ensure_sample()
+    a.library.ensure_sample()
     # an index whose BM25 side was lost (or predates it) is rebuilt from Chroma on start
     lexical.close()
     lexical.path.unlink()
@@ -263,14 +263,14 @@ def test_real_2025_slice(tmp_path: Path) -> None:
     asked = [q for q in questions if q["answerable"] and ids.intersection(q["gold_ids"])]
     assert len(asked) >= 4
     a = Assistant.from_settings(Settings.load(data_dir=tmp_path / "d"))
-    assert a.ingest_records(rows).ok
+    assert a.library.ingest_records(rows).ok
     found = 0
     for q in asked:
         got = a.retriever.retrieve(q["question"], 5)
         found += any(q["answer"].lower() in (p.title + p.text).lower() for p in got.passages)
         answer = a.ask(q["question"])
         for c in answer.citations:  # every quote is the article's own sentence
-            record = a.get_article(c.article_id)
+            record = a.library.get_article(c.article_id)
             assert record and record.text and record.text[c.start : c.end] == c.quote
     assert found / len(asked) >= 0.6
 

@@ -112,7 +112,7 @@ def test_a_scripted_backend_is_registered_like_the_real_ones(
     assert isinstance(asst.answerer, LLMAnswerer) and asst.answerer.llm is scripted
     assert isinstance(asst.condenser, LLMCondenser) and asst.condenser.llm is scripted
     assert asst.answerer.label == "the scripted model"
-    asst.ensure_sample()
+    asst.library.ensure_sample()
     first = asst.ask(QUESTION, session_id="s")
     assert first.answerer == "llm" and first.verification is not None
     assert first.verification.outcome == "verified" and first.short_answer == "2,000"

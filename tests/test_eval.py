@@ -393,7 +393,7 @@ def test_eval_with_the_llm_answerer_counts_verification_outcomes(
         monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", server.url)
         monkeypatch.setenv("ASSISTANT_ANSWERER", "llm")
         asst = Assistant.from_settings()
-        assert asst.ensure_sample() == 1
+        assert asst.library.ensure_sample() == 1
         report = evaluate(asst, qfile, tmp_path / "run")
     records = {r["id"]: r for r in map(json.loads, (tmp_path / "run" / "questions.jsonl").open())}
     assert records["guard"]["verification"] == "verified" and records["guard"]["correct"]
@@ -418,7 +418,7 @@ def test_each_question_is_asked_as_of_its_date(data_env: Path) -> None:
     from index.articles import parse_published
 
     asst = Assistant.from_settings(Settings.load())
-    assert len(asst.ingest_records(volcano_articles()).new) == 3
+    assert len(asst.library.ingest_records(volcano_articles()).new) == 3
     dated = EvalQuestion("q1", VOLCANO_Q, ["Etna"], True, date=parse_published(AS_OF))
     undated = EvalQuestion("q2", VOLCANO_Q, ["Etna"], True)
     got = run(asst, [dated, undated], k=5)

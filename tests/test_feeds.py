@@ -331,7 +331,7 @@ def test_serve_polls_the_feeds_in_process_when_asked(room: Newsroom, tmp_path: P
     asst.feeds.add(room.url("/feeds/news.xml"))
     with TestClient(create_app(settings, asst)) as client:
         deadline = time.monotonic() + 60
-        while len(asst.list_articles()) < 2:
+        while len(asst.library.list_articles()) < 2:
             assert time.monotonic() < deadline, "the in-process poller ingested nothing"
             time.sleep(0.2)
         assert client.get("/v1/stats").json()["articles"] == 2

@@ -29,7 +29,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     data = tmp_path_factory.mktemp("fuzz-api") / "data"
     cfg = Settings.load(data_dir=data)
     asst = Assistant.from_settings(cfg)
-    asst.ensure_sample()
+    asst.library.ensure_sample()
     return create_app(cfg, assistant=asst)
 
 

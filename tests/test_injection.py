@@ -51,7 +51,7 @@ def asst(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     a = Assistant.from_settings(Settings.load(data_dir=data))
     sample = {"text": SAMPLE.read_text(encoding="utf-8"), "source": "sample.example"}
     records = [sample] + [planted(i, p) for i, p in enumerate(PHRASINGS)]
-    report = a.ingest_records(records)
+    report = a.library.ingest_records(records)
     assert report.ok and len(report.new) == len(records), report.failed
     return a
 

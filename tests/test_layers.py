@@ -1,4 +1,5 @@
-"""The layers, read from the source: faces → ``assistant`` core → ``index``, never back.
+"""The layers, read from the source: faces → ``assistant`` core → ``index``, never back;
+app.py, the web app's entry point, is held to the faces' rule.
 
 Every module's imports are parsed with ``ast`` (imports inside functions count too), so a
 lazy import cannot slip past. Like httpx's exported-members test, the public surface is
@@ -106,6 +107,21 @@ def test_faces_use_the_public_surface() -> None:
         and not _within(target, "assistant.evaluation")
     )
     assert reached == []
+
+
+def test_the_web_app_uses_the_public_surface() -> None:
+    """app.py is an entry point, like ``python -m assistant``: it starts the web face and
+    reaches the core only through ``assistant`` (its ``__all__``), never ``index``."""
+    found = _imports(ROOT / "app.py")
+    assert "assistant" in found, "app.py's imports were not read"
+    assert _leaks({"app": found}, "index") == []
+    public = {"assistant", *(f"assistant.{name}" for name in assistant.__all__)}
+    beside = sorted(
+        target
+        for target in found
+        if _within(target, "assistant") and not _within(target, FACES) and target not in public
+    )
+    assert beside == []
 
 
 @pytest.mark.parametrize("name", assistant.__all__)

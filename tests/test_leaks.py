@@ -30,7 +30,7 @@ def test_eval_report_keeps_no_credentials(
 ) -> None:
     monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", "http://user:secret@127.0.0.1:9/v1")
     asst = Assistant.from_settings()
-    assert asst.ensure_sample() == 1
+    assert asst.library.ensure_sample() == 1
     qfile = write_jsonl(
         tmp_path / "q.jsonl",
         [{"question": "How many Guard members were deployed?", "answer": "2,000"}],

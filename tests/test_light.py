@@ -130,11 +130,11 @@ def test_a_broken_export_falls_back_to_torch_and_is_written_anew(
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
     broken = copy_export(checked, full.path, tmp_path / "cache").fp32
     broken.write_bytes(b"not an ONNX model")  # a kept export that no longer reads
-    model = components.query_embedder(settings)
+    model = components.embedders(settings).query()
     assert isinstance(model, SentenceTransformerEmbedder)
     assert broken.is_file() and broken.read_bytes() != b"not an ONNX model"  # exported anew
-    again = components.query_embedder(settings)
+    again = components.embedders(settings).query()
     assert isinstance(again, OnnxEmbedder)
     assert float(again.embed_query(QUESTION) @ full.embed_query(QUESTION)) >= 0.999
-    torch = components.query_embedder(settings.model_copy(update={"query_engine": "torch"}))
+    torch = components.embedders(settings.model_copy(update={"query_engine": "torch"})).query()
     assert isinstance(torch, SentenceTransformerEmbedder)

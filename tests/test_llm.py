@@ -323,7 +323,7 @@ def test_end_to_end_through_the_assistant(data_env: Path, monkeypatch, openai) -
     monkeypatch.setenv("ASSISTANT_LLM_MODEL", "fake")
     monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", openai.url)
     asst = Assistant.from_settings()
-    assert asst.ensure_sample() == 1
+    assert asst.library.ensure_sample() == 1
     stream = asst.stream("How many Guard members were deployed?", session_id="s")
     pieces, ans = list(stream), stream.answer()
     assert all(isinstance(p, str) for p in pieces)
@@ -331,7 +331,7 @@ def test_end_to_end_through_the_assistant(data_env: Path, monkeypatch, openai) -
     assert ans.answerer == "llm" and ans.verification.outcome == "verified"
     [c] = ans.citations
     assert "2,000 National Guard members" in c.quote
-    article = asst.get_article(c.article_id)
+    article = asst.library.get_article(c.article_id)
     assert article is not None and article.text[c.start : c.end] == c.quote
     json.dumps(ans.model_dump(mode="json"))  # the verification travels in the JSON
 

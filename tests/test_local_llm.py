@@ -65,7 +65,7 @@ def assistant(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         llm_max_tokens=160,
     )
     asst = Assistant.from_settings(settings)
-    asst.ensure_sample()
+    asst.library.ensure_sample()
     yield asst
 
 

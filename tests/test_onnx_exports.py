@@ -72,7 +72,7 @@ def test_a_failed_calibration_leaves_a_marker_and_no_file_anyone_trusts(
     assert exports.ensure_int8() is None  # not quantised again at every start
     # later processes: the reader keeps the index's model ...
     settings = Settings.load(data_dir=tmp_path / "data", cache_dir=cache)
-    assert components.reader_embedder(settings, full) is full
+    assert components.embedders(settings).reader(full) is full
     # ... and int8 embeddings never run the rejected model, even when asked for by name
     with pytest.raises(ConfigError, match=r"embed_precision int8: no checked int8 model"):
         SentenceTransformerEmbedder(precision="int8", cache_dir=cache)
@@ -91,7 +91,7 @@ def test_a_file_the_owner_did_not_check_is_made_anew(
     exports = copy_export(fp32, full.path, cache)
     exports.int8.write_bytes(b"an unchecked model")
     settings = Settings.load(data_dir=tmp_path / "data", cache_dir=cache)
-    reader = components.reader_embedder(settings, full)
+    reader = components.embedders(settings).reader(full)
     assert isinstance(reader, OnnxEmbedder) and reader.path == exports.int8
     assert exports.int8.read_bytes() != b"an unchecked model"
     assert exports.kept(exports.int8) == exports.int8
@@ -113,9 +113,9 @@ def test_a_disagreeing_fp32_export_is_not_kept_nor_made_again(
 
     monkeypatch.setattr(owner, "MIN_AGREEMENT", 1.01)
     with caplog.at_level(logging.WARNING, logger="index.onnx_exports"):
-        assert exports.ensure_fp32(export, full._encode_fp32) is None
+        assert exports.ensure_fp32(export, full.encoding.encode_fp32) is None
     assert "not kept" in caplog.text and len(calls) == 1
     assert sorted(p.name for p in exports.folder.iterdir()) == [LIGHT_FILE + REJECTED]
     monkeypatch.undo()
-    assert exports.ensure_fp32(export, full._encode_fp32) is None and len(calls) == 1
+    assert exports.ensure_fp32(export, full.encoding.encode_fp32) is None and len(calls) == 1
     assert exports.ensure_int8() is None  # nothing to quantise

@@ -57,7 +57,7 @@ def asst(chroma: ChromaProcess, tmp_path_factory: pytest.TempPathFactory) -> Ass
         ingest_batch_chunks=1,  # an article per batch: an outage can fall between two
     )
     assistant = Assistant.from_settings(settings)
-    assert len(assistant.ingest_records([sample_record()]).new) == 1
+    assert len(assistant.library.ingest_records([sample_record()]).new) == 1
     return assistant
 
 
@@ -142,7 +142,7 @@ def test_an_ingest_caught_by_the_outage_leaves_no_half_written_article(
 
     monkeypatch.setattr(store.chunks, "upsert", upsert)
     try:
-        report = asst.ingest_records(records)
+        report = asst.library.ingest_records(records)
     finally:
         monkeypatch.undo()
         if chroma.proc is None:
@@ -153,20 +153,20 @@ def test_an_ingest_caught_by_the_outage_leaves_no_half_written_article(
         "not stored" in f.reason for f in report.failed
     )
     # what readers see: the stored article whole, the caught one not at all
-    assert {r.id for r in asst.list_articles()} >= {"etna-feb"}
-    assert "kilauea-jun" not in {r.id for r in asst.list_articles()}
+    assert {r.id for r in asst.library.list_articles()} >= {"etna-feb"}
+    assert "kilauea-jun" not in {r.id for r in asst.library.list_articles()}
     found = asst.retrieve("Kilauea volcano lava fountains", k=10)
     assert "kilauea-jun" not in {p.article_id for p in found}
-    etna = asst.get_article("etna-feb")
+    etna = asst.library.get_article("etna-feb")
     assert etna is not None and len(asst.store.get_chunks(etna.chunk_ids)) == len(etna.chunk_ids)
 
-    again = asst.ingest_records(records)  # the next run picks them up
+    again = asst.library.ingest_records(records)  # the next run picks them up
     assert again.ok and again.repaired >= 1
     assert set(again.new) == {r["id"] for r in records} - {"etna-feb"}
     committed, chunk_ids, pending = index_state(store)
     assert pending == 0 and {r["id"] for r in records} <= set(committed)
     for article_id in committed:
-        record = asst.get_article(article_id)
+        record = asst.library.get_article(article_id)
         assert record is not None and set(record.chunk_ids) <= chunk_ids
     assert "kilauea-jun" in {p.article_id for p in asst.retrieve("Kilauea lava fountains", k=10)}
 

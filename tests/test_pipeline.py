@@ -127,7 +127,7 @@ def test_chroma_calls_stay_within_the_client_batch_limit(
 
 def test_embedding_batches_are_length_sorted(tmp_path: Path) -> None:
     emb = SentenceTransformerEmbedder(precision="bf16", batch_size=4)
-    forward = emb._forward
+    forward = emb.encoding.forward
     assert forward is not None
     widths: list[int] = []
 
@@ -135,12 +135,12 @@ def test_embedding_batches_are_length_sorted(tmp_path: Path) -> None:
         widths.append(int(inputs["input_ids"].shape[1]))
         return forward(inputs)
 
-    emb._forward = spy
+    emb.encoding.forward = spy
     texts = [" ".join(["word"] * n) for n in (3, 90, 12, 40, 7, 120, 25, 60, 1, 80)]
     vectors = emb.embed_documents(texts)
     assert widths == sorted(widths, reverse=True) and len(widths) == 3
     # rows come back in input order
-    emb._forward = forward
+    emb.encoding.forward = forward
     for text, vector in zip(texts, vectors, strict=True):
         assert np.allclose(emb.embed_documents([text])[0], vector, atol=2e-2)
 

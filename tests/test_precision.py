@@ -22,6 +22,7 @@ from index.chroma_client import make_client
 from index.embeddings import SentenceTransformerEmbedder
 from index.errors import ConfigError
 from index.precision import cpu_flags, native_candidates
+from index.precision_choice import Encoding
 from index.store import ChromaStore
 
 TEXTS = [
@@ -80,18 +81,18 @@ def test_queries_go_through_the_chosen_path(
     bf16: SentenceTransformerEmbedder, embedder: SentenceTransformerEmbedder
 ) -> None:
     calls: list[tuple[int, int]] = []
-    forward = bf16._forward
+    forward = bf16.encoding.forward
     assert forward is not None
 
     def spy(inputs: dict[str, np.ndarray]) -> np.ndarray:
         calls.append(inputs["input_ids"].shape)
         return forward(inputs)
 
-    bf16._forward = spy
+    bf16.encoding.forward = spy
     try:
         query = bf16.embed_query(TEXTS[0])
     finally:
-        bf16._forward = forward
+        bf16.encoding.forward = forward
     assert len(calls) == 1 and calls[0][0] == 1
     assert np.array_equal(query, bf16.embed_documents([TEXTS[0]])[0])
     reference = embedder.embed_query(TEXTS[0])
@@ -176,7 +177,7 @@ def test_assistant_ingests_and_answers_in_bf16(
     asst = Assistant.from_settings()
     assert asst.retriever.embedder is asst.ingestor.embedder
     assert asst.ingestor.embedder.precision == "bf16"
-    assert asst.stats().precision == "bf16"
+    assert asst.library.stats().precision == "bf16"
     answer = asst.ask("How many Guard members were deployed?")
     assert answer.short_answer and "2,000" in answer.short_answer
 
@@ -185,24 +186,24 @@ def test_assistant_ingests_and_answers_in_bf16(
 def test_big_bf16_batches_switch_to_a_compiled_model_queries_stay_eager() -> None:
     emb = SentenceTransformerEmbedder(precision="bf16", compile=True)
     eager = emb.embed_documents(TEXTS)
-    assert emb._compiled is None  # a few texts: no compile started
+    assert emb.compiler.compiled is None  # a few texts: no compile started
     emb.embed_documents([f"story number {i} about the port" for i in range(COMPILE_AFTER_ROWS)])
-    assert emb.compile_thread is not None
-    emb.compile_thread.join(timeout=900)
+    assert emb.compiler.thread is not None
+    emb.compiler.thread.join(timeout=900)
     if not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
         # inductor needs a C++ compiler; without one the embedder must simply stay eager
-        assert emb._compiled is None
+        assert emb.compiler.compiled is None
         assert np.array_equal(emb.embed_documents(TEXTS), eager)
         return
-    assert emb._compiled is not None, "the compiled model never became ready"
+    assert emb.compiler.compiled is not None, "the compiled model never became ready"
     calls: list[int] = []
-    compiled = emb._compiled
+    compiled = emb.compiler.compiled
 
     def spy(inputs: dict[str, np.ndarray]) -> np.ndarray:
         calls.append(inputs["input_ids"].shape[0])
         return compiled(inputs)
 
-    emb._compiled = spy
+    emb.compiler.compiled = spy
     vectors = emb.embed_documents(TEXTS)
     assert calls == [len(TEXTS)]
     assert np.sum(vectors * eager, axis=1).min() > 0.9999
@@ -218,10 +219,10 @@ def test_the_calibration_is_remembered_per_machine(
     first = SentenceTransformerEmbedder(precision="auto", cache_dir=tmp_path)
     assert (tmp_path / "calibration.json").is_file()
 
-    def no_calibration(self: SentenceTransformerEmbedder, texts: list[str]) -> Any:
+    def no_calibration(self: Encoding, texts: list[str]) -> Any:
         raise AssertionError("calibrated again")
 
-    monkeypatch.setattr(SentenceTransformerEmbedder, "_encode_fp32", no_calibration)
+    monkeypatch.setattr(Encoding, "encode_fp32", no_calibration)
     again = SentenceTransformerEmbedder(precision="auto", cache_dir=tmp_path)
     assert again.precision == first.precision and again.calibration == first.calibration
     if again.precision != "fp32":

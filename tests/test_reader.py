@@ -49,7 +49,7 @@ def slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         rows = [r for r in map(json.loads, fh) if r["id"] in gold]
     data = tmp_path_factory.mktemp("reader") / "data"
     a = Assistant.from_settings(Settings.load(data_dir=data))
-    assert a.ingest_records(rows).ok and a.ingest_paths([SAMPLE]).ok
+    assert a.library.ingest_records(rows).ok and a.library.ingest_paths([SAMPLE]).ok
     yield data
 
 

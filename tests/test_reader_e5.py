@@ -24,7 +24,7 @@ SAMPLE_Q = "How many Guard members were deployed?"
 def asst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     data = tmp_path_factory.mktemp("e5") / "data"
     a = Assistant.from_settings(Settings.load(data_dir=data, sentence_encoder="e5"))
-    assert a.ingest_paths([SAMPLE]).ok
+    assert a.library.ingest_paths([SAMPLE]).ok
     yield a
 
 
@@ -61,7 +61,7 @@ def test_sample_question_through_the_e5_reader(asst: Assistant) -> None:
     assert answer.answer.splitlines()[0].startswith("2,000")
     first = answer.citations[0]
     assert "2,000 National Guard members" in first.quote
-    record = asst.get_article(first.article_id)
+    record = asst.library.get_article(first.article_id)
     assert record is not None and record.text is not None
     assert record.text[first.start : first.end] == first.quote
     assert asst.ask("How many protesters were arrested?").refused

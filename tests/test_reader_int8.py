@@ -26,20 +26,20 @@ def test_the_reader_runs_int8_by_default_and_the_index_model_when_asked(
     cache = tmp_path / "cache"
     settings = Settings.load(data_dir=tmp_path / "data", cache_dir=cache)
     # no export in this cache yet: the reader keeps the model it was given
-    assert components.reader_embedder(settings, full) is full
+    assert components.embedders(settings).reader(full) is full
     copy_export(fp32, full.path, cache)
-    chosen = components.reader_embedder(settings, full)
+    chosen = components.embedders(settings).reader(full)
     assert isinstance(chosen, OnnxEmbedder) and chosen.path.name == INT8_FILE
     off = settings.model_copy(update={"reader_int8": False})
-    assert components.reader_embedder(off, full) is full
+    assert components.embedders(off).reader(full) is full
     torch = settings.model_copy(update={"query_engine": "torch"})
-    assert components.reader_embedder(torch, full) is full
+    assert components.embedders(torch).reader(full) is full
     e5 = settings.model_copy(update={"sentence_encoder": "e5"})
-    assert components.reader_embedder(e5, full) is full  # the e5 reader never uses it
+    assert components.embedders(e5).reader(full) is full  # the e5 reader never uses it
 
     data = tmp_path / "data"
     a = Assistant.from_settings(settings)
-    a.ingest_paths([SAMPLE])
+    a.library.ingest_paths([SAMPLE])
     assert isinstance(a.answerer, ExtractiveAnswerer)
     encoder = a.answerer.reader.encoder
     assert isinstance(encoder, EmbedderEncoder) and isinstance(encoder.embedder, OnnxEmbedder)

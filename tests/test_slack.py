@@ -108,7 +108,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     data = tmp_path_factory.mktemp("slack") / "data"
     settings = Settings.load(data_dir=data, slack_signing_secret=SECRET)
     asst = Assistant.from_settings(settings)
-    report = asst.ingest_records(
+    report = asst.library.ingest_records(
         [
             {
                 "title": "National Guard deployed to Los Angeles",
@@ -377,7 +377,7 @@ def test_fuzzed_slack_requests_never_get_a_server_error(
 
 def test_the_notification_text_is_escaped_like_the_blocks(bot: Bot) -> None:
     """Issue 15 item 11: `<!channel>` in an article reached chat.update's `text` raw."""
-    report = bot.asst.ingest_records(
+    report = bot.asst.library.ingest_records(
         [
             {
                 "title": "Ferries cancelled",

@@ -4,7 +4,7 @@ spans that could answer a question of a given kind.
 Two users read them. Citation verification (assistant/answering/citations.py) checks that every
 number and name of a generated sentence is in the passage it cites: :func:`numbers` and
 :func:`names`. The learned reader's features (features.py) ask whether a sentence holds a
-span of the asked type: :func:`candidates`. Both rest on one list of capitalised words that
+span of the asked type: :func:`answer_spans`. Both rest on one list of capitalised words that
 are not names (:data:`NOT_NAMES`); each adds what its job needs, as noted at its use.
 
 No NER model is needed here, so names are capitalised word runs, and places are checked
@@ -156,7 +156,9 @@ def answer_key(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class AnswerSpan:
+    """A span of a sentence that could answer a question (see :func:`answer_spans`)."""
+
     text: str  # as written in the sentence
     start: int  # offset within the sentence
     end: int
@@ -190,7 +192,7 @@ def is_place(text: str) -> bool:
     return re.sub(r"^the ", "", text.lower().strip(" .,")) in _places()
 
 
-def _names(sentence: str) -> list[Candidate]:
+def _names(sentence: str) -> list[AnswerSpan]:
     out = []
     stop = english_stopwords() | _SPAN_EXTRA
     for m in _CAP_RUN.finditer(sentence):
@@ -206,21 +208,21 @@ def _names(sentence: str) -> list[Candidate]:
         start = sentence.find(text, m.start())
         if start == 0 and text.isupper() and re.match(r"\s*[–—(,-]", sentence[len(text) :]):
             continue  # a dateline ("WASHINGTON –"), not an answer
-        out.append(Candidate(text, start, start + len(text)))
+        out.append(AnswerSpan(text, start, start + len(text)))
     return out
 
 
-def candidates(sentence: str, kind: Kind) -> list[Candidate]:
+def answer_spans(sentence: str, kind: Kind) -> list[AnswerSpan]:
     """Spans of ``sentence`` that could answer a question of ``kind``."""
     if kind is Kind.NUMBER:
         found = [
-            Candidate(m.group().strip(), m.start(), m.end())
+            AnswerSpan(m.group().strip(), m.start(), m.end())
             for m in _NUMBER_SPAN.finditer(sentence)
         ]
         # years and dates are rarely the answer to "how many"
         return [c for c in found if not re.fullmatch(r"(19|20)\d\d", c.text)]
     if kind is Kind.DATE:
-        return [Candidate(m.group(), m.start(), m.end()) for m in _DATE.finditer(sentence)]
+        return [AnswerSpan(m.group(), m.start(), m.end()) for m in _DATE.finditer(sentence)]
     if kind in (Kind.PERSON, Kind.PLACE, Kind.ENTITY):
         names = _names(sentence)
         if kind is Kind.PLACE:

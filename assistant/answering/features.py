@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from assistant.answering.entities import Entity
-from assistant.answering.facts import candidates
+from assistant.answering.facts import answer_spans
 from assistant.answering.questions import Kind, QuestionInfo
 from assistant.answers import Passage
 from index.text import stem
@@ -127,7 +127,7 @@ def cheap_features(
             if 0 <= j < len(sents) and sents[j].passage is p:
                 near |= sents[j].stems
         words = len(_WORD.findall(s.text))
-        typed = any(not stems(c.text) <= qstems for c in candidates(s.text, info.kind))
+        typed = any(not stems(c.text) <= qstems for c in answer_spans(s.text, info.kind))
         age = _age_days(p, as_of)
         f = {
             "cov": _cover(weights, s.stems, total),

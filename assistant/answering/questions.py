@@ -85,7 +85,7 @@ def analyse(question: str | Question) -> QuestionInfo:
             kind = k
             break
     m = _WH.search(low)
-    focus = m.group(1 + 1) if m else None
+    focus = m.group(2) if m else None
     first_word = re.search(r"\b(?:which|what)\s+(\w+)", low)
     if first_word and first_word.group(1) not in {"is", "was", "are", "were", "did", "does"}:
         focus = first_word.group(1)

@@ -68,7 +68,7 @@ def evaluate(
     summary = summarize(result.records, RECALL_KS)
     if backend_for(asst.settings).writes_with_llm:
         summary["verification"] = outcome_counts(result.answers)
-    stats = asst.stats()
+    stats = asst.library.stats()
     settings = asst.settings.model_dump(mode="json", exclude=set(SECRET_FIELDS))
     report: dict[str, Any] = {
         "run": {

@@ -233,7 +233,7 @@ def demo(settings: Settings, question: str, say: Callable[[str], None] = print) 
     try:
         say(f"local Slack Web API stand-in at {slack.url}; loading the assistant…")
         asst = Assistant.from_settings(local)
-        if asst.ensure_sample():
+        if asst.library.ensure_sample():
             say("the index was empty: ingested the built-in sample article")
         app = build_app(asst, local)
         with socket.socket() as s:

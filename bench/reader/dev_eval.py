@@ -66,7 +66,7 @@ def build_index(quarter: bool, split: str = "dev") -> None:
         path = Path(tmp) / "dev-2024.jsonl"
         path.write_text("".join(json.dumps(a) + "\n" for a in keep), encoding="utf-8")
         started = time.perf_counter()
-        report = Assistant.from_settings().ingest_paths([path])
+        report = Assistant.from_settings().library.ingest_paths([path])
     print(
         f"{len(keep)} articles, {report.chunks} chunks, failed {report.failed} in "
         f"{time.perf_counter() - started:.0f} s"

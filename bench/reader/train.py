@@ -146,7 +146,7 @@ def dump(
     asst = Assistant.from_settings()
     doc_freq = asst.store.lexical.document_frequencies if asst.store.lexical else None
     # the reader's own embedder: the int8 quantisation when reader_int8 (the default) finds it
-    reader_model = components.reader_embedder(asst.settings, asst.retriever.embedder)
+    reader_model = components.embedders(asst.settings).reader(asst.retriever.embedder)
     encoders: dict[str, SentenceEncoder] = {"minilm": EmbedderEncoder(reader_model)}
     if "e5" in encoder_names:
         encoders["e5"] = E5Encoder()
@@ -221,7 +221,8 @@ def resim(dump_path: Path, out: Path) -> None:
     from assistant.settings import Settings
 
     settings = Settings.load()
-    model = components.reader_embedder(settings, components.query_embedder(settings))
+    found = components.embedders(settings)
+    model = found.reader(found.query())
     encoder = EmbedderEncoder(model)
     sys.modules["__main__"].Item = Item  # type: ignore[attr-defined]  # pickled from this module
     with dump_path.open("rb") as fh:

@@ -184,7 +184,7 @@ async def add_articles(
                 path.write_bytes(data)
                 paths.append(path)
                 names[str(path)] = name
-            report = await run_in_threadpool(asst.ingest_paths, paths)
+            report = await run_in_threadpool(asst.library.ingest_paths, paths)
         report.warnings[:0] = warnings
         _stopped(report)
         return IngestSummary.of(report, names=names).api_json()
@@ -199,7 +199,7 @@ async def add_articles(
         # one request, one outcome: a record over the limits fails the request (422), and
         # nothing of it is written
         report = await run_in_threadpool(
-            functools.partial(asst.ingest_records, records, all_or_none=True)
+            functools.partial(asst.library.ingest_records, records, all_or_none=True)
         )
         _stopped(report)
         return IngestSummary.of(report).api_json()
@@ -227,7 +227,7 @@ def list_articles(
     asst: Assistant = Depends(ready_assistant),
 ) -> dict[str, Any]:
     """Indexed articles, newest first, without their text."""
-    records = asst.list_articles(source, author)
+    records = asst.library.list_articles(source, author)
     page = records[offset : offset + limit]
     return {
         "total": len(records),
@@ -238,7 +238,7 @@ def list_articles(
 @router.get("/articles/{article_id:path}", tags=["articles"])
 def get_article(article_id: str, asst: Assistant = Depends(ready_assistant)) -> dict[str, Any]:
     """One article with its full text."""
-    record = asst.get_article(article_id)
+    record = asst.library.get_article(article_id)
     if record is None:
         raise HTTPException(404, f"no article with id {article_id!r}")
     return record.model_dump(mode="json")
@@ -247,7 +247,7 @@ def get_article(article_id: str, asst: Assistant = Depends(ready_assistant)) -> 
 @writes.delete("/articles/{article_id:path}", status_code=204, tags=["articles"])
 def delete_article(article_id: str, asst: Assistant = Depends(ready_assistant)) -> Response:
     """Delete an article and its chunks."""
-    if not asst.delete_articles([article_id]):
+    if not asst.library.delete_articles([article_id]):
         raise HTTPException(404, f"no article with id {article_id!r}")
     return Response(status_code=204)
 
@@ -255,7 +255,7 @@ def delete_article(article_id: str, asst: Assistant = Depends(ready_assistant)) 
 @router.get("/stats", tags=["articles"])
 def stats(asst: Assistant = Depends(ready_assistant)) -> Any:
     """What the index holds."""
-    return jsonable_encoder(vars(asst.stats()))
+    return jsonable_encoder(vars(asst.library.stats()))
 
 
 # -- the app ----------------------------------------------------------------------------------

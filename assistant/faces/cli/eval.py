@@ -128,7 +128,7 @@ def _settings(answerer: str | None) -> Settings:
 def _ingest(asst: Assistant, corpus: list[Path], progress: Progress) -> IngestReport:
     """``--corpus``: ingest it first, with a progress bar of its own."""
     task = progress.add_task("ingest", total=count_items(corpus), detail="")
-    report = asst.ingest_paths(
+    report = asst.library.ingest_paths(
         corpus,
         progress=lambda r: progress.update(task, completed=r.items, detail=f"{r.chunks} chunks"),
     )

@@ -61,12 +61,12 @@ def _answers(asst: Assistant, session_id: str) -> list[Answer]:
 
 def _outlets(asst: Assistant) -> list[str]:
     # from the records, not stats(): stats() files articles without an outlet as "unknown"
-    return sorted({r.source for r in asst.list_articles() if r.source})
+    return sorted({r.source for r in asst.library.list_articles() if r.source})
 
 
 def _article_choices(asst: Assistant) -> list[tuple[str, str]]:
     # Dropdown labels are rendered as text by the browser, never as markup.
-    return [(f"{r.title} — {r.source or '?'} ({r.id})", r.id) for r in asst.list_articles()]
+    return [(f"{r.title} — {r.source or '?'} ({r.id})", r.id) for r in asst.library.list_articles()]
 
 
 def upload_cache() -> Path:
@@ -165,8 +165,9 @@ class Handlers:
         asst = self.asst
         try:
             return (
-                render.overview_html(asst.stats()) + render.feeds_html(feed_views(asst.feeds)),
-                render.articles_html(asst.list_articles()),
+                render.overview_html(asst.library.stats())
+                + render.feeds_html(feed_views(asst.feeds)),
+                render.articles_html(asst.library.list_articles()),
                 gr.update(choices=_article_choices(asst), value=[]),
                 gr.update(choices=_outlets(asst)),
             )
@@ -186,7 +187,7 @@ class Handlers:
     def _ingest_one(self, path: Path, step: Any) -> dict[str, Any]:
         """One uploaded file into the index: its row of the result list."""
         try:
-            report = self.asst.ingest_paths([path], progress=step)
+            report = self.asst.library.ingest_paths([path], progress=step)
         except AssistantError as exc:
             return {"file": path.name, "ok": False, "result": f"failed: {exc}"}
         except Exception as exc:  # one bad file must not stop the others
@@ -217,7 +218,7 @@ class Handlers:
 
     def delete(self, ids: list[str] | None) -> tuple[str, str, str, Any, Any]:
         try:
-            deleted = self.asst.delete_articles(list(ids or [])) if ids else 0
+            deleted = self.asst.library.delete_articles(list(ids or [])) if ids else 0
         except AssistantError as exc:
             return (f"<p>⚠ {html.escape(str(exc))}</p>", *self.index_view())
         note = f"<p>Deleted {deleted} article(s).</p>" if ids else "<p>Select articles first.</p>"
@@ -335,7 +336,7 @@ def launch(asst: Assistant, host: str | None = None, port: int | None = None) ->
     """Ingest the sample into an empty index, then serve until interrupted."""
     settings: Settings = asst.settings
     configure_logging(settings)
-    added = asst.ensure_sample()
+    added = asst.library.ensure_sample()
     if added:
         log.info("empty index: ingested %d sample article(s)", added)
     demo = build_ui(asst)
