@@ -146,13 +146,15 @@ def test_server_stops_cleanly(model: Path) -> None:
     from assistant.answering.local_llm import LocalServer
 
     python_threads = set(threading.enumerate())
+    # Python's own handler, or SIG_IGN when the tests were started in the background
+    sigint = signal.getsignal(signal.SIGINT)
     counts = []
     for _ in range(2):  # twice: whatever llama.cpp keeps per process must not pile up
         server = LocalServer(model, context_window=512, threads=1)
         assert urlparse(server.base_url).hostname == "127.0.0.1"
         assert _port_open(server.base_url)
         # llama.cpp installs its own SIGINT handler; Ctrl+C must stay KeyboardInterrupt
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is sigint
         server.stop()
         assert not server.running and not _port_open(server.base_url)
         counts.append(_threads())

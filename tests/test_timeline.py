@@ -213,6 +213,7 @@ def test_the_language_model_answer_carries_the_dated_figures() -> None:
 
         def dated(messages: list[dict[str, Any]]) -> str:
             assert 'published="2025-06-20' in messages[-1]["content"]
+            assert "give the latest first" in messages[0]["content"]  # two dates: the rule
             n = source_with(messages, "4,000")
             return (f"4,000 (June 20, 2025) [{n}]\n\n"
                     f"Trump ordered 4,000 Guard members to Los Angeles [{n}].")  # fmt: skip
@@ -231,6 +232,10 @@ def test_the_language_model_answer_carries_the_dated_figures() -> None:
         shown = answer_text(answer)
         assert shown.startswith("4,000 (June 20, 2025) [1]\nEarlier: 2,000 (June 8, 2025) [2]")
         assert shown.endswith(answer.answer)
+
+        # one date: the rule stays out of the prompt (a small model answers worse with it)
+        one_day = _llm(server.url).messages(GUARD_Q, passages[1:])
+        assert "give the latest first" not in str(one_day[0].content)
 
         server.reply = lambda m: f"4,000 (June 8, 2025) [{source_with(m, '4,000')}]"
         wrong = AnswerStream(_llm(server.url).stream(GUARD_Q, passages)).answer()

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 _REMOVED = "[text addressed to AI systems removed]"
 _CHARS_PER_TOKEN = 3  # conservative for news English, so the prompt fits the window
+# the answer prompt's {{dated}}, only for sources of more than one day
+DATED_RULE = (
+    " If sources of different dates give different figures, give the latest first with its"
+    "\n   date, then the earlier ones with theirs."
+)
 
 
 class LLMAnswerer:
@@ -119,6 +124,9 @@ class LLMAnswerer:
             today=f"{today:%A, %d %B %Y}",
             sources=self.sources_block(passages),
             question=str(question),  # a follow-up with its context, on one line
+            dated=DATED_RULE
+            if len({p.published.date() for p in passages if p.published}) > 1
+            else "",
         )
         return [
             ChatMessage(role=MessageRole.SYSTEM, content=system),
