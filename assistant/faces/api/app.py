@@ -297,10 +297,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.startup_error = None
     app.state.announce_url = None
     app.state.readiness = Readiness()
-    app.include_router(router)
-    app.include_router(writes)
-    app.include_router(health)
-    app.include_router(openai_routes)
+    for routes in (router, writes, health, openai_routes):
+        app.include_router(routes)
 
     for kind, _status, _name in STATUS:
         app.add_exception_handler(kind, _assistant_error)
