@@ -30,7 +30,6 @@ Outputs go to bench/out/span/ (git-ignored): no weights are committed.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import os
@@ -53,6 +52,12 @@ offline_environment()
 
 from assistant.answers import Question  # noqa: E402
 from assistant.evaluation.metrics import mentions_any, normalize  # noqa: E402
+from bench.reader.cross_encoder import (  # noqa: E402
+    _base_path,
+    _tokenizer,
+    corpus,
+    dev_articles,
+)
 from index.text import query_terms, split_sentences, stem  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
@@ -93,30 +98,16 @@ def _overlap_order(question: str, sents: Sequence[str]) -> list[int]:
     return sorted(range(len(sents)), key=lambda i: -score[i])
 
 
-def _dev_articles() -> set[str]:
-    ids: set[str] = set()
-    for path in WRITTEN.glob("dev-*.jsonl"):
-        for rec in map(json.loads, path.read_text(encoding="utf-8").splitlines()):
-            ids.add(rec.get("article_id", ""))
-            ids.update(rec.get("article_ids", []))
-    return ids - {""}
-
-
-def _corpus(year: int) -> dict[str, dict[str, Any]]:
-    with gzip.open(SHARED / f"realtimeqa-{year}" / "corpus.jsonl.gz", "rt", encoding="utf-8") as f:
-        return {a["id"]: a for a in map(json.loads, f) if a.get("text")}
-
-
 def _sentences(text: str) -> list[str]:
     return [text[s:e] for s, e in split_sentences(text)]
 
 
 def build_data(out: Path) -> None:
     rng = random.Random(SEED)
-    dev = _dev_articles()
+    dev = dev_articles()
     rows: list[dict[str, Any]] = []
     for year in TRAIN_YEARS:
-        docs = _corpus(year)
+        docs = corpus(year)
         cache: dict[str, list[str]] = {}
         for line in (SHARED / f"realtimeqa-{year}" / "questions.jsonl").open(encoding="utf-8"):
             q = json.loads(line)
@@ -167,18 +158,6 @@ def build_data(out: Path) -> None:
 
 
 # -- the model ----------------------------------------------------------------------------------
-def _base_path() -> str:
-    from index.sentence_model import DEFAULT_MODEL, resolve_model
-
-    return resolve_model(DEFAULT_MODEL)
-
-
-def _tokenizer() -> Any:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(_base_path())
-
-
 def build_net() -> Any:
     import torch
     from transformers import AutoModel
